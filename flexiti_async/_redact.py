@@ -9,6 +9,7 @@ from typing import Any
 
 __all__ = [
     "REDACTED",
+    "RedactingFilter",
     "SENSITIVE_KEYS",
     "SecretRegistry",
     "mask_last4",
@@ -94,27 +95,42 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 class SecretRegistry:
-    """The secret values one client family knows (client secret, live tokens).
+    """The secret values one client family knows: the client secret and recent tokens.
 
     Exception text and log lines are passed through `redact` before they leave the library,
-    so a server that echoes a token back in an error body cannot make us print it.
+    so a server that echoes a token back in an error body cannot make us print it. Tokens are
+    kept for the last ``keep`` grants only, so a long-running process does not grow it.
     """
 
-    __slots__ = ("_values",)
+    __slots__ = ("_keep", "_permanent", "_recent")
 
-    def __init__(self) -> None:
-        self._values: set[str] = set()
+    def __init__(self, *, keep: int = 64) -> None:
+        self._keep = keep
+        self._permanent: set[str] = set()
+        self._recent: dict[str, None] = {}
+
+    def add_permanent(self, *values: str | None) -> None:
+        for value in values:
+            if value and len(value) >= 4:
+                self._permanent.add(value)
 
     def add(self, *values: str | None) -> None:
         for value in values:
             if value and len(value) >= 4:
-                self._values.add(value)
+                self._recent.pop(value, None)
+                self._recent[value] = None
+        while len(self._recent) > self._keep:
+            del self._recent[next(iter(self._recent))]
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        return (*self._permanent, *self._recent)
 
     def redact(self, text: str) -> str:
-        return redact_text(text, self._values)
+        return redact_text(text, self.values)
 
     def __repr__(self) -> str:
-        return f"<SecretRegistry {len(self._values)} values>"
+        return f"<SecretRegistry {len(self._permanent) + len(self._recent)} values>"
 
 
 class RedactingFilter(logging.Filter):

@@ -27,7 +27,7 @@ class Environment(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: str | Environment) -> Environment:
-        """Accept an `Environment`, its value (``"mi"``) or its name (``"MERCHANT_INTEGRATION"``)."""
+        """Accept an `Environment`, its value (``"mi"``) or its name (``"mi"``, ``"training"``)."""
         if isinstance(value, Environment):
             return value
         text = value.strip().lower()

@@ -1,0 +1,684 @@
+"""The one cattrs converter (JSON <-> models) and canonical JSON for request bodies.
+
+Everything that knows the wire lives here, not in ``models/``: scalar coercions (Flexiti
+renders ids and amounts both as numbers and as strings), tolerant enums, spelling
+variants of field names, and the ``raw`` mapping kept on every response model.
+
+Public to the library: `converter`, `configure_converter`, `structure`, `unstructure`,
+`dumps`, `loads`. Structure functions are generated lazily by cattrs, on the first use
+of each model, which keeps ``import flexiti_async`` cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import types
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from typing import Any, TypeVar, Union, get_args, get_origin
+
+import attrs
+import cattrs
+from cattrs.errors import BaseValidationError, ClassValidationError
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from . import models as m
+
+__all__ = [
+    "configure_converter",
+    "converter",
+    "dumps",
+    "loads",
+    "structure",
+    "unstructure",
+]
+
+T = TypeVar("T")
+
+_UTC = timezone.utc
+_NONE_TYPE = type(None)
+_MISSING: Any = object()
+
+# --------------------------------------------------------------------------------------
+# Scalars. Error messages never include the offending value: it may be a secret.
+# --------------------------------------------------------------------------------------
+
+
+def _structure_decimal(value: Any, _: Any) -> Decimal:
+    """Money and rates: exact from int, str or Decimal; never from float."""
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, bool):
+        raise TypeError("expected a decimal number, got a boolean")
+    elif isinstance(value, int):
+        return Decimal(value)  # exact, like Decimal(str(value))
+    elif isinstance(value, str):
+        try:
+            result = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError("expected a decimal number") from None
+    elif isinstance(value, float):
+        # A float here means the JSON was decoded without parse_float=Decimal, so the
+        # amount may already be off by a binary rounding error: refuse it loudly.
+        raise TypeError("expected a decimal number, got a float (decode JSON with loads())")
+    else:
+        raise TypeError("expected a decimal number")
+    if not result.is_finite():
+        raise ValueError("expected a finite decimal number")
+    return result
+
+
+def _structure_int(value: Any, _: Any) -> int:
+    """Ids and counts: Flexiti renders ids both as numbers and as digit strings."""
+    if type(value) is int:
+        return value
+    if isinstance(value, bool):
+        raise TypeError("expected an integer, got a boolean")
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+        try:  # "100000.0"
+            value = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError("expected an integer") from None
+    if isinstance(value, Decimal):
+        if value.is_finite() and value == value.to_integral_value():
+            return int(value)
+        raise ValueError("expected an integer")
+    raise TypeError("expected an integer")
+
+
+def _structure_str(value: Any, _: Any) -> str:
+    """Text and string ids: numbers (e.g. a numeric ``customer_id``) become their digits."""
+    if type(value) is str:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)  # a str enum member: its value, not "Class.MEMBER"
+    if isinstance(value, bool):
+        raise TypeError("expected a string, got a boolean")
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    raise TypeError("expected a string")
+
+
+_TRUE = frozenset({"true", "1"})
+_FALSE = frozenset({"false", "0"})
+
+
+def _structure_bool(value: Any, _: Any) -> bool:
+    """Booleans, also written as ``"true"``/``"false"`` (any case) or 0/1."""
+    if value is True or value is False:
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+    elif isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ValueError("expected a boolean")
+
+
+# Hand-written rather than date/datetime.fromisoformat: Python 3.10 rejects "Z",
+# offsets without a colon and fractions that are not 3 or 6 digits long.
+_ISO_8601 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
+    r"\s*([Zz]|[+-]\d{2}(?::?\d{2})?)?"
+)
+
+
+def _parse_datetime(text: str) -> datetime:
+    """ISO 8601 -> aware UTC datetime (naive means UTC, a bare date means midnight UTC)."""
+    match = _ISO_8601.fullmatch(text.strip())
+    if match is None:
+        raise ValueError("expected an ISO 8601 date-time")
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    try:
+        tzinfo = _UTC
+        if offset and offset not in ("Z", "z"):
+            digits = offset[1:].replace(":", "")
+            delta = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+            tzinfo = timezone(-delta if offset[0] == "-" else delta)
+        result = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0")[:6].ljust(6, "0")),
+            tzinfo,
+        )
+    except ValueError:
+        raise ValueError("expected an ISO 8601 date-time (a part is out of range)") from None
+    return result if tzinfo is _UTC else result.astimezone(_UTC)
+
+
+def _structure_datetime(value: Any, _: Any) -> datetime:
+    """ISO 8601 text (or a datetime/date) -> aware UTC datetime."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=_UTC)
+    if isinstance(value, str):
+        return _parse_datetime(value)
+    raise TypeError("expected an ISO 8601 date-time string")
+
+
+def _structure_date(value: Any, _: Any) -> date:
+    """``YYYY-MM-DD``; a full ISO date-time also works and its date (as written) is kept."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        match = _ISO_8601.fullmatch(value.strip())
+        if match is None:
+            raise ValueError("expected a YYYY-MM-DD date")
+        try:
+            return date(int(match[1]), int(match[2]), int(match[3]))
+        except ValueError:
+            raise ValueError("expected a YYYY-MM-DD date (a part is out of range)") from None
+    raise TypeError("expected a YYYY-MM-DD date string")
+
+
+def _format_datetime(value: datetime) -> str:
+    """Aware UTC ISO 8601 with a ``Z`` suffix (naive values are taken as UTC)."""
+    value = value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _format_date(value: date) -> str:
+    return value.isoformat()
+
+
+# Structured the same way, and an empty string on the wire means "no value" for them
+# (Flexiti sends "" for absent optional values, e.g. "address_2": "").
+_SCALARS: dict[Any, Callable[[Any, Any], Any]] = {
+    Decimal: _structure_decimal,
+    int: _structure_int,
+    bool: _structure_bool,
+    datetime: _structure_datetime,
+    date: _structure_date,
+}
+
+
+def _is_union(tp: Any) -> bool:
+    return get_origin(tp) in (Union, types.UnionType)
+
+
+def _optional_scalar(tp: Any) -> Any:
+    """The scalar type of ``Scalar | None`` unions handled by `_optional_scalar_hook`."""
+    if not _is_union(tp):
+        return None
+    args = get_args(tp)
+    if len(args) != 2 or _NONE_TYPE not in args:
+        return None
+    inner = args[0] if args[1] is _NONE_TYPE else args[1]
+    return inner if inner in _SCALARS else None
+
+
+def _optional_scalar_hook(tp: Any) -> Callable[[Any, Any], Any]:
+    hook = _SCALARS[_optional_scalar(tp)]
+
+    def structure_optional(value: Any, _: Any) -> Any:
+        if value is None or (type(value) is str and not value.strip()):
+            return None
+        return hook(value, None)
+
+    return structure_optional
+
+
+# --------------------------------------------------------------------------------------
+# Enums. Response fields are typed ``SomeEnum | str`` (optionally ``| None``): a known
+# code becomes the member, an unknown one stays a plain str.
+# --------------------------------------------------------------------------------------
+
+
+def _tolerant_enum_parts(tp: Any) -> tuple[type[Enum], bool] | None:
+    """``(EnumClass, accepts_none)`` for ``Enum | str [| None]`` unions, else None."""
+    if not _is_union(tp):
+        return None
+    enums = [a for a in get_args(tp) if isinstance(a, type) and issubclass(a, Enum)]
+    rest = {a for a in get_args(tp) if a not in enums}
+    if len(enums) != 1 or str not in rest or not rest <= {str, _NONE_TYPE}:
+        return None
+    return enums[0], _NONE_TYPE in rest
+
+
+def _tolerant_enum_hook(tp: Any) -> Callable[[Any, Any], Any]:
+    parts = _tolerant_enum_parts(tp)
+    assert parts is not None
+    enum_cls, accepts_none = parts
+    members: dict[Any, Any] = {member.value: member for member in enum_cls}
+
+    def structure_code(value: Any, _: Any) -> Any:
+        if isinstance(value, enum_cls):
+            return value
+        if isinstance(value, str):
+            text = str.__str__(value)
+            found = members.get(text)
+            if found is None:
+                found = members.get(text.strip(), text)
+            return found
+        if value is None and accepts_none:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            text = str(value)
+            return members.get(text, text)
+        raise TypeError(f"expected a {enum_cls.__name__} code (a string)")
+
+    return structure_code
+
+
+def _unstructure_code(value: Any) -> Any:
+    """``Enum | str`` fields: a member becomes its value, a kept unknown code stays as is."""
+    return value.value if isinstance(value, Enum) else value
+
+
+def _is_enum(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, Enum)
+
+
+def _strict_enum_hook(enum_cls: type[Enum]) -> Callable[[Any, Any], Any]:
+    """For plain (non-tolerant) enum fields: like cattrs' hook, minus the value in errors."""
+    members: dict[Any, Any] = {member.value: member for member in enum_cls}
+
+    def structure_enum(value: Any, _: Any) -> Any:
+        if isinstance(value, enum_cls):
+            return value
+        try:
+            return members[value]
+        except (KeyError, TypeError):
+            raise ValueError(f"not a valid {enum_cls.__name__} code") from None
+
+    return structure_enum
+
+
+# --------------------------------------------------------------------------------------
+# Models: spelling variants, fix-ups of documented shape variants, and ``raw``.
+# --------------------------------------------------------------------------------------
+
+_Fixup = Callable[[Mapping[str, Any]], Mapping[str, Any]]
+
+_SENT_TO_PREFIX = "verification_sent_to"
+
+
+def _split_verification(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``verification_code`` holds a PIN or a ``verification_sent_to_<channel>`` sentinel."""
+    code = data.get("verification_code")
+    if not isinstance(code, str) or not code.lower().startswith(_SENT_TO_PREFIX):
+        return data
+    out = dict(data)
+    out["verification_code"] = None
+    if out.get("sent_to") is None:
+        out["sent_to"] = code[len(_SENT_TO_PREFIX) :].lstrip("_").lower() or None
+    return out
+
+
+def _sort_rates(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Put an object in ``annual_rates`` and a number in ``apr``, whichever key it came in.
+
+    v2.5.1 replaced the ``apr`` number with the ``annual_rates`` object; an implementation
+    that kept the old key for the new object (or the reverse) still parses.
+    """
+    apr, rates = data.get("apr"), data.get("annual_rates")
+    if not isinstance(apr, Mapping) and (rates is None or isinstance(rates, Mapping)):
+        return data  # the common case: already where the model expects them
+    objects = [v for v in (rates, apr) if isinstance(v, Mapping)]
+    numbers = [v for v in (apr, rates) if v is not None and not isinstance(v, Mapping)]
+    out = dict(data)
+    out.pop("apr", None)
+    out.pop("annual_rates", None)
+    if objects:
+        out["annual_rates"] = objects[0]
+    if numbers:
+        out["apr"] = numbers[0]
+    return out
+
+
+_TERM_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def _term_list(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``term_options`` is documented as "number(s)": accept one number or "6,12" too."""
+    terms = data.get("term_options")
+    if isinstance(terms, str):
+        parts: list[Any] = [p for p in _TERM_SEPARATORS.split(terms.strip()) if p]
+    elif isinstance(terms, (int, Decimal)) and not isinstance(terms, bool):
+        parts = [terms]
+    else:
+        return data
+    out = dict(data)
+    out["term_options"] = parts
+    return out
+
+
+def _unwrap_form_options(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``form_values.<field>.options.<code>`` -> ``form_values.<field>.<code>``.
+
+    Entries that are not objects, and labels that are null, are left out of the model
+    (they stay in ``raw``) rather than failing the whole login.
+    """
+    forms = data.get("form_values")
+    if not isinstance(forms, Mapping):
+        return data
+    flat: dict[str, Any] = {}
+    for name, entry in forms.items():
+        if not isinstance(entry, Mapping):
+            continue
+        options = entry.get("options")
+        if isinstance(options, Mapping):
+            entry = options
+        flat[name] = {code: label for code, label in entry.items() if label is not None}
+    out = dict(data)
+    out["form_values"] = flat
+    return out
+
+
+@attrs.frozen
+class _WireSpec:
+    """How one model's wire object differs from its field names."""
+
+    #: (field name, other wire spellings tried in order when the field's key is absent)
+    aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    fixups: tuple[_Fixup, ...] = ()
+
+
+_STATUS = ("authorization_status", ("status",))
+_REMAINING = ("remaining_authorization_amount", ("remaining_amount",))
+_ACCOUNT_TYPE = ("account_type", ("customer_account_type",))
+
+_SPECS: dict[type, _WireSpec] = {
+    m.CustomerAccount: _WireSpec(aliases=(("tos_agreement", ("tos",)), _ACCOUNT_TYPE)),
+    m.CustomerProfile: _WireSpec(aliases=(("security_question", ("security_qid",)), _ACCOUNT_TYPE)),
+    m.OfferType: _WireSpec(aliases=(("term_options", ("terms_options",)),), fixups=(_term_list,)),
+    m.Verification: _WireSpec(fixups=(_split_verification,)),
+    m.FinancingOptions: _WireSpec(aliases=(_ACCOUNT_TYPE,)),
+    m.PlanTerm: _WireSpec(fixups=(_sort_rates,)),
+    m.Authorization: _WireSpec(
+        aliases=(_STATUS, _REMAINING, ("creation_date", ("created_at", "date"))),
+        fixups=(_sort_rates,),
+    ),
+    m.Capture: _WireSpec(aliases=(("date", ("creation_date", "created_at")),)),
+    m.Release: _WireSpec(aliases=(_STATUS, _REMAINING)),
+    m.MerchantLogin: _WireSpec(fixups=(_unwrap_form_options,)),
+}
+_NO_SPEC = _WireSpec()
+
+
+def _admits_none(tp: Any) -> bool:
+    return (
+        tp is None
+        or tp is _NONE_TYPE
+        or tp is Any
+        or (_is_union(tp) and _NONE_TYPE in get_args(tp))
+    )
+
+
+def _normalizer(cls: type) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
+    """Build the pre-structure step for ``cls``: aliases, null defaults, fix-ups.
+
+    The input mapping is never modified; a copy is made only when something changes.
+    """
+    spec = _SPECS.get(cls, _NO_SPEC)
+    # A null where the field cannot be None but has a default (tuples, mappings) means
+    # "not sent": fall back to the default instead of failing.
+    null_means_absent = tuple(
+        a.name
+        for a in attrs.fields(cls)
+        if a.default is not attrs.NOTHING and a.name != "raw" and not _admits_none(a.type)
+    )
+    aliases, fixups = spec.aliases, spec.fixups
+
+    def normalize(data: Mapping[str, Any]) -> Mapping[str, Any]:
+        out: dict[str, Any] | None = None
+        for name, spellings in aliases:
+            if data.get(name) is not None:
+                continue
+            for spelling in spellings:
+                if spelling in data:
+                    if out is None:
+                        out = dict(data)
+                    out[name] = data[spelling]
+                    break
+        for name in null_means_absent:
+            if name in data and data[name] is None:
+                if out is None:
+                    out = dict(data)
+                del out[name]
+        result: Mapping[str, Any] = data if out is None else out
+        for fixup in fixups:
+            result = fixup(result)
+        return result
+
+    return normalize
+
+
+def _has_raw(cls: type) -> bool:
+    return any(a.name == "raw" for a in attrs.fields(cls))
+
+
+def _structure_model_hook(cls: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """Structure an attrs model from a JSON object, keeping the object in ``raw``."""
+    attrs.resolve_types(cls)
+    keeps_raw = _has_raw(cls)
+    base = make_dict_structure_fn(cls, conv, **({"raw": override(omit=True)} if keeps_raw else {}))
+    normalize = _normalizer(cls)
+    name = cls.__name__
+
+    def structure_model(data: Any, _: Any) -> Any:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"expected a JSON object for {name}")
+        obj = base(normalize(data), cls)
+        if keeps_raw:
+            # Set after __init__ so the original object is kept without a copy; ``raw``
+            # takes no part in eq/hash, so this cannot change the instance's identity.
+            proxy = (
+                data if isinstance(data, types.MappingProxyType) else types.MappingProxyType(data)
+            )
+            object.__setattr__(obj, "raw", proxy)
+        return obj
+
+    return structure_model
+
+
+def _unstructure_model_hook(cls: Any, conv: cattrs.Converter) -> Callable[[Any], Any]:
+    """Unstructure an attrs model to a wire dict: field names, no None values, no ``raw``."""
+    attrs.resolve_types(cls)
+    base = make_dict_unstructure_fn(
+        cls, conv, **({"raw": override(omit=True)} if _has_raw(cls) else {})
+    )
+
+    def unstructure_model(obj: Any) -> dict[str, Any]:
+        return {key: value for key, value in base(obj).items() if value is not None}
+
+    return unstructure_model
+
+
+def configure_converter(conv: cattrs.Converter) -> None:
+    """Register every hook flexiti-async needs on ``conv`` (a `cattrs.Converter`)."""
+    for scalar, hook in _SCALARS.items():
+        conv.register_structure_hook(scalar, hook)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_unstructure_hook(datetime, _format_datetime)
+    conv.register_unstructure_hook(date, _format_date)
+    # Later registrations win in cattrs, so these take precedence over its own handling
+    # of enums, unions (incl. Optional) and attrs classes.
+    conv.register_structure_hook_factory(_is_enum, _strict_enum_hook)
+    conv.register_structure_hook_factory(
+        lambda tp: _optional_scalar(tp) is not None, _optional_scalar_hook
+    )
+    conv.register_structure_hook_factory(
+        lambda tp: _tolerant_enum_parts(tp) is not None, _tolerant_enum_hook
+    )
+    # cattrs' Optional unstructure hook only looks at the first two union members, so
+    # ``Enum | str | None`` would keep enum members: unstructure these unions ourselves.
+    conv.register_unstructure_hook_factory(
+        lambda tp: _tolerant_enum_parts(tp) is not None, lambda _: _unstructure_code
+    )
+    conv.register_structure_hook_factory(attrs.has, _structure_model_hook)
+    conv.register_unstructure_hook_factory(attrs.has, _unstructure_model_hook)
+
+
+#: The library's converter. Never `cattrs.global_converter`: hooks must not leak into
+#: users' applications. Extra keys are ignored (Flexiti adds response fields freely).
+converter = cattrs.Converter(forbid_extra_keys=False)
+configure_converter(converter)
+
+
+def structure(data: Any, cls: type[T]) -> T:
+    """Structure decoded JSON (see `loads`) into ``cls`` (a model, or e.g. ``list[Model]``).
+
+    Raises a `cattrs.BaseValidationError` (usually its subclass ``ClassValidationError``)
+    when the data does not fit; the messages name fields and types, never values.
+    """
+    try:
+        return converter.structure(data, cls)
+    except BaseValidationError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        name = getattr(cls, "__name__", repr(cls))
+        group = ClassValidationError if attrs.has(cls) else BaseValidationError
+        raise group(f"While structuring {name}", [exc], cls) from None
+
+
+def unstructure(obj: Any) -> Any:
+    """A model (or list of models) -> plain wire data: field names, no None, enums as values.
+
+    Decimals stay Decimal and dates become ``YYYY-MM-DD`` (datetimes ISO 8601 UTC with
+    ``Z``); `dumps` writes the result.
+    """
+    return converter.unstructure(obj)
+
+
+# --------------------------------------------------------------------------------------
+# JSON text.
+# --------------------------------------------------------------------------------------
+
+# The C escaper json.dumps uses with ensure_ascii=False.
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+def _format_decimal(value: Decimal) -> str:
+    """A JSON number with at least two decimals and no trailing zeros beyond them.
+
+    ``100`` -> ``100.00``, ``10.5`` -> ``10.50``, ``0.2999`` -> ``0.2999``,
+    ``1.000`` -> ``1.00``: equal amounts always give the same text (hash stability).
+    """
+    if not value.is_finite():
+        raise ValueError("NaN and Infinity cannot be written as JSON numbers")
+    if not value:
+        return "0.00"  # also -0 and 0E-5
+    text = str(value)
+    if "E" in text:
+        text = format(value, "f")  # plain notation, never rounded
+    head, _, fraction = text.partition(".")
+    if len(fraction) == 2:
+        return text
+    if len(fraction) > 2:
+        fraction = fraction.rstrip("0")
+    return head + "." + fraction.ljust(2, "0")
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, Enum) and isinstance(key.value, str):
+        return key.value
+    if isinstance(key, str):
+        return str.__str__(key)
+    raise TypeError(f"JSON object keys must be strings, not {type(key).__name__}")
+
+
+def _first(item: tuple[str, Any]) -> str:
+    return item[0]
+
+
+def _encode_object(mapping: Mapping[Any, Any]) -> str:
+    items = [(k if type(k) is str else _key_text(k), v) for k, v in mapping.items()]
+    items.sort(key=_first)
+    return "{" + ",".join([_encode_str(k) + ":" + _encode(v) for k, v in items]) + "}"
+
+
+def _encode_array(values: Sequence[Any]) -> str:
+    return "[" + ",".join([_encode(v) for v in values]) + "]"
+
+
+def _encode(value: Any) -> str:
+    # Exact-type checks first: they are the hot path (bool is not `int` here).
+    kind = type(value)
+    if kind is str:
+        return _encode_str(value)
+    if kind is dict:
+        return _encode_object(value)
+    if kind is Decimal:
+        return _format_decimal(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is list or kind is tuple:
+        return _encode_array(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return _encode_other(value)
+
+
+def _encode_other(value: Any) -> str:
+    if isinstance(value, Enum):
+        return _encode(value.value)
+    if isinstance(value, str):
+        return _encode_str(str.__str__(value))
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, Decimal):
+        return _format_decimal(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError("NaN and Infinity cannot be written as JSON numbers")
+        raise TypeError("float is not accepted (money must be exact): use decimal.Decimal")
+    if isinstance(value, datetime):
+        return _encode_str(_format_datetime(value))
+    if isinstance(value, date):
+        return _encode_str(value.isoformat())
+    if isinstance(value, Mapping):
+        return _encode_object(value)
+    if attrs.has(type(value)):
+        return _encode(unstructure(value))
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        return _encode_array(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def dumps(obj: Any) -> bytes:
+    """Canonical compact JSON as UTF-8 bytes (request bodies and ``x-context-hash``).
+
+    Keys sorted, separators ``,`` and ``:``, non-ASCII written as is; Decimal as a JSON
+    number with at least two decimals (never via float); enums as values; dates as
+    ``YYYY-MM-DD``; attrs models via `unstructure`. Equal inputs give identical bytes.
+    Raises ValueError for NaN/Infinity and TypeError for floats and unknown types.
+    """
+    return _encode(obj).encode("utf-8")
+
+
+def _reject_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not valid JSON", "", 0)
+
+
+def loads(data: bytes | str) -> Any:
+    """Decode JSON with every non-integer number as Decimal, so money never is a float.
+
+    Raises `json.JSONDecodeError` (a ValueError) for malformed input, including the
+    non-standard ``NaN``/``Infinity`` literals that `json` would otherwise accept.
+    """
+    return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)

@@ -1,0 +1,572 @@
+"""Exceptions raised by flexiti_async, and the mapping from Flexiti error bodies to them.
+
+The tree::
+
+    FlexitiError                      every exception the library raises
+    ├── InvalidRequestError           bad arguments, raised before any I/O (also a ValueError)
+    ├── ClientClosedError             the client was closed (also a RuntimeError)
+    ├── APIConnectionError            the request provably got no answer and may be retried
+    │   └── APITimeoutError           ... because a timeout expired
+    ├── OutcomeUnknownError           a state-changing POST may have reached Flexiti, no answer
+    ├── ResponseValidationError       a 2xx answer we could not decode or structure
+    ├── PaginationError               the server's paging contract broke (e.g. a repeated page)
+    └── APIStatusError                Flexiti answered with an error status
+        ├── BadRequestError           400
+        ├── AuthenticationError       401, or invalid_client on the token endpoint
+        ├── PermissionDeniedError     403 (e.g. insufficient scope)
+        ├── NotFoundError             404
+        ├── ConflictError             409: Flexiti's "request rejected", by family of code:
+        │   ├── VerificationError         wrong/missing PIN, not verified, wrong answer, tries
+        │   ├── InsufficientCreditError   credit_exceeded, not_enough_credit
+        │   ├── AccountStatusError        account not normal or not active
+        │   ├── AmountExceededError       capture/return/payment/refund over the limit
+        │   ├── TransactionStateError     authorization ended, return too late, wrong type
+        │   ├── NotPermittedError         role, permission, merchant configuration, plan/term
+        │   ├── ApplicationError          credit application outcomes
+        │   └── InputValidationError      wrong_inputs, with `field_errors`
+        ├── RateLimitError            429 (with `retry_after`)
+        └── ServerError               5xx, including HTML error pages
+
+`OutcomeUnknownError` is deliberately *not* an `APIConnectionError`: code that retries on
+connection errors must not resend a capture that may already have been applied. Resolve it by
+looking the operation up (list the account's recent authorizations and match on ``reference``,
+or run the reconciliation job) before trying again.
+
+Every exception carries the ``reference_id`` (the ``x-reference-id`` header) it was sent with,
+so it can be quoted to Flexiti support. Exception text never contains secrets.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ._redact import REDACTED, SENSITIVE_KEYS, mask_last4, redact_text
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AccountStatusError",
+    "AmountExceededError",
+    "ApplicationError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConflictError",
+    "ErrorCode",
+    "FieldError",
+    "FlexitiError",
+    "InputValidationError",
+    "InsufficientCreditError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "NotPermittedError",
+    "OutcomeUnknownError",
+    "PaginationError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseValidationError",
+    "ServerError",
+    "TransactionStateError",
+    "VerificationError",
+    "error_from_response",
+    "parse_error_body",
+]
+
+
+class ErrorCode(str, enum.Enum):
+    """Every error code in the Flexiti POS API v2.5 reference (the ``error`` field).
+
+    Aliases are normalised: ``generic_error`` is `GENERAL_ERROR`, ``wrong_input`` is
+    `WRONG_INPUTS`. `APIStatusError.raw_code` keeps the spelling the server sent.
+    Unknown codes are not errors: `APIStatusError.code` is then the plain string.
+    """
+
+    # OAuth / global
+    INVALID_CLIENT = "invalid_client"
+    INVALID_REQUEST = "invalid_request"
+    INVALID_GRANT = "invalid_grant"
+    INVALID_TOKEN = "invalid_token"
+    INVALID_ROLE = "invalid_role"
+    INSUFFICIENT_SCOPE = "insufficient_scope"
+    WRONG_INPUTS = "wrong_inputs"
+    GENERAL_ERROR = "general_error"
+    NOT_FOUND = "not_found"
+    # customers / accounts
+    USER_NOT_ABLE_TO_PURCHASE = "user_not_able_to_purchase"
+    USER_NOT_ACTIVE = "user_not_active"
+    SMS_NOT_VALID_PHONE = "sms_not_valid_phone"
+    MERCHANT_OVERRIDE_IS_NOT_ALLOWED = "merchant_override_is_not_allowed"
+    REGULAR_PURCHASE_BYPASS_IS_NOT_ALLOWED = "regular_purchase_bypass_is_not_allowed"
+    PIW_MISMATCH = "piw_mismatch"
+    SECRET_ANSWER_MISMATCH = "secret_answer_mismatch"
+    TRIES_EXCEED = "tries_exceed"
+    # applications
+    APPLICATION_CREATE_ERROR = "application_create_error"
+    TOS_AGREEMENT_REQUIRED = "tos_agreement_required"
+    CUSTOMER_ALREADY_EXISTS = "customer_already_exists"
+    APPLICATION_DECLINED = "application_declined"
+    APPLICATION_DECLINED_2 = "application_declined_2"
+    APPLICATION_DECLINED_3 = "application_declined_3"
+    APPLICATION_MARKED_PENDING_1 = "application_marked_pending_1"
+    APPLICATION_MARKED_PENDING_2 = "application_marked_pending_2"
+    CREDITAPP_ID_NOT_FOUND = "creditapp_id_not_found"
+    # in-store / online correlation
+    NOT_VERIFIED = "not_verified"
+    EXTERNAL_LOCATION_ID_NOT_FOUND = "external_location_id_not_found"
+    ACCOUNT_TYPE_NOT_PERMITTED = "account_type_not_permitted"
+    VCC_ACCOUNT_MISMATCH = "vcc_account_mismatch"
+    CUSTOMER_IDENTITY_NOT_FOUND = "customer_identity_not_found"
+    # transactions
+    INVALID_TRANSACTION_TYPE = "invalid_transaction_type"
+    WRONG_VERIFICATION_CODE = "wrong_verification_code"
+    VERIFICATION_CODE_REQUIRED = "verification_code_required"
+    LIMIT_PAYMENT_AMOUNT_24 = "limit_payment_amount_24"
+    NOT_ENOUGH_CREDIT = "not_enough_credit"
+    # authorizations, captures, releases, returns, refunds
+    CREDIT_EXCEEDED = "credit_exceeded"
+    NOT_PERMITTED = "not_permitted"
+    AUTH_NOT_ALLOWED = "auth_not_allowed"
+    PLAN_TERM_NOT_SET = "plan_term_not_set"
+    PLAN_TERM_NOT_AVAILABLE = "plan_term_not_available"
+    AUTHORIZATION_ENDED = "authorization_ended"
+    AUTH_AMOUNT_EXCEEDED = "auth_amount_exceeded"
+    CAPTURE_AMOUNT_EXCEEDED = "capture_amount_exceeded"
+    RETURN_DATE_EXCEEDED = "return_date_exceeded"
+    WRONG_TRANSACTION_TYPE = "wrong_transaction_type"
+    REFUNDS_LIMIT_EXCEEDED_AMOUNT = "refunds_limit_exceeded_amount"
+    # merchants (deprecated login)
+    AUTHENTICATION_FAILURE = "authentication_failure"
+
+    @classmethod
+    def parse(cls, raw: str | None) -> ErrorCode | str | None:
+        """Normalise a raw ``error`` value: known codes (and aliases) to members, others kept."""
+        if raw is None:
+            return None
+        key = raw.strip().lower()
+        key = _ALIASES.get(key, key)
+        try:
+            return cls(key)
+        except ValueError:
+            return raw
+
+
+_ALIASES = {
+    "generic_error": "general_error",
+    "wrong_input": "wrong_inputs",
+    "insufficient scope": "insufficient_scope",
+}
+
+
+# --------------------------------------------------------------------------- exceptions
+
+
+class FlexitiError(Exception):
+    """Base of every exception raised by flexiti_async.
+
+    ``reference_id`` is the ``x-reference-id`` the failing request carried (None when no
+    request was sent). ``page_number`` is set when the failure happened while paging.
+    """
+
+    reference_id: str | None
+    page_number: int | None
+
+    def __init__(self, message: str, *, reference_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reference_id = reference_id
+        self.page_number = None
+
+    def __str__(self) -> str:
+        if self.reference_id and self.reference_id not in self.message:
+            return f"{self.message} [reference id {self.reference_id}]"
+        return self.message
+
+
+class InvalidRequestError(FlexitiError, ValueError):
+    """An argument is invalid; raised before any request is sent.
+
+    ``field`` names the offending argument.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ClientClosedError(FlexitiError, RuntimeError):
+    """The client (or the pool it shares) was closed; create a new one."""
+
+
+class APIConnectionError(FlexitiError):
+    """No answer, and the request provably was not processed, or it is safe to resend (GET,
+    idempotency key). Raised after the retries are spent."""
+
+
+class APITimeoutError(APIConnectionError):
+    """A timeout expired (connect, read, write, or waiting for admission to the pool)."""
+
+
+class OutcomeUnknownError(FlexitiError):
+    """A state-changing POST may have reached Flexiti, but no answer came back.
+
+    The request was **not** resent: resending could move money twice. Find out what happened
+    before retrying, e.g. list the account's authorizations and match on ``reference``, or run
+    ``flexiti reconcile``. ``method`` and ``path`` say which call it was.
+    """
+
+    def __init__(self, message: str, *, reference_id: str | None, method: str, path: str) -> None:
+        super().__init__(message, reference_id=reference_id)
+        self.method = method
+        self.path = path
+
+
+class ResponseValidationError(FlexitiError):
+    """Flexiti answered 2xx but the body could not be decoded or did not fit the model.
+
+    ``status_code`` is the HTTP status; ``body`` the decoded JSON when there was any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reference_id: str | None,
+        status_code: int,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message, reference_id=reference_id)
+        self.status_code = status_code
+        self.body = body
+
+
+class PaginationError(FlexitiError):
+    """The history listing broke its paging contract (e.g. the same page came back twice)."""
+
+
+class FieldError:
+    """One entry of a ``wrong_inputs`` body: ``param``, ``msg``, and the offending ``value``
+    (masked when the parameter is a secret or a card number)."""
+
+    __slots__ = ("msg", "param", "type", "value")
+
+    def __init__(
+        self, param: str | None, msg: str | None, value: Any = None, type: str | None = None
+    ) -> None:
+        self.param = param
+        self.msg = msg
+        self.type = type
+        lowered = (param or "").lower()
+        if lowered in ("vcc_number", "vcc") and value is not None:
+            value = mask_last4(value)
+        elif lowered in SENSITIVE_KEYS and value is not None:
+            value = REDACTED
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"FieldError(param={self.param!r}, msg={self.msg!r}, value={self.value!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FieldError):
+            return NotImplemented
+        return (self.param, self.msg, self.value) == (other.param, other.msg, other.value)
+
+    def __hash__(self) -> int:
+        return hash((self.param, self.msg))
+
+
+class APIStatusError(FlexitiError):
+    """Flexiti answered with an error status.
+
+    Attributes: ``status_code``; ``code`` (an `ErrorCode`, or the raw string for codes this
+    version does not know, or None); ``raw_code`` (as sent); ``description``;
+    ``reference_id``; ``response`` (the `httpx.Response`, its request's authorization
+    header redacted); ``body`` (decoded JSON or None).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: ErrorCode | str | None = None,
+        raw_code: str | None = None,
+        description: str | None = None,
+        reference_id: str | None = None,
+        response: httpx.Response | None = None,
+        body: Any = None,
+        field_errors: tuple[FieldError, ...] = (),
+    ) -> None:
+        super().__init__(message, reference_id=reference_id)
+        self.status_code = status_code
+        self.code = code
+        self.raw_code = raw_code
+        self.description = description
+        self.response = response
+        self.body = body
+        self.field_errors = field_errors
+
+
+class BadRequestError(APIStatusError):
+    """400: a malformed request (also some business errors, e.g. ``sms_not_valid_phone``)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401, or ``invalid_client``: wrong credentials, or a token that keeps being refused."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: e.g. a customer-scope token on a merchant-only endpoint."""
+
+
+class NotFoundError(APIStatusError):
+    """404: customer, account, card, authorization or capture not found."""
+
+
+class ConflictError(APIStatusError):
+    """409: Flexiti rejected the request (validation or a business rule)."""
+
+
+class VerificationError(ConflictError):
+    """The customer is not verified: wrong or missing PIN, request id mismatch, wrong answer."""
+
+
+class InsufficientCreditError(ConflictError):
+    """Not enough open-to-buy for the amount (``credit_exceeded``, ``not_enough_credit``)."""
+
+
+class AccountStatusError(ConflictError):
+    """The account cannot buy: status not normal, or not activated."""
+
+
+class AmountExceededError(ConflictError):
+    """An amount is over what remains (capture, return) or over a limit (payments, refunds)."""
+
+
+class TransactionStateError(ConflictError):
+    """The authorization or capture is not in a state that allows this (ended, too old)."""
+
+
+class NotPermittedError(ConflictError):
+    """The merchant, employee or credentials are not configured or allowed for this."""
+
+
+class ApplicationError(ConflictError):
+    """A credit application was not created (declined, pending, duplicate, terms not accepted)."""
+
+
+class InputValidationError(ConflictError):
+    """``wrong_inputs``: Flexiti rejected some fields; see ``field_errors``."""
+
+
+class RateLimitError(APIStatusError):
+    """429. ``retry_after`` is the server's requested wait in seconds, when it gave one."""
+
+    retry_after: float | None = None
+
+
+class ServerError(APIStatusError):
+    """5xx, including non-JSON error pages from a proxy.
+
+    On a state-changing POST a 5xx is not retried: Flexiti may or may not have applied it.
+    """
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    429: RateLimitError,
+}
+
+_FAMILIES: dict[type[APIStatusError], tuple[ErrorCode, ...]] = {
+    VerificationError: (
+        ErrorCode.WRONG_VERIFICATION_CODE,
+        ErrorCode.VERIFICATION_CODE_REQUIRED,
+        ErrorCode.NOT_VERIFIED,
+        ErrorCode.SECRET_ANSWER_MISMATCH,
+        ErrorCode.PIW_MISMATCH,
+        ErrorCode.TRIES_EXCEED,
+    ),
+    InsufficientCreditError: (ErrorCode.CREDIT_EXCEEDED, ErrorCode.NOT_ENOUGH_CREDIT),
+    AccountStatusError: (ErrorCode.USER_NOT_ABLE_TO_PURCHASE, ErrorCode.USER_NOT_ACTIVE),
+    AmountExceededError: (
+        ErrorCode.AUTH_AMOUNT_EXCEEDED,
+        ErrorCode.CAPTURE_AMOUNT_EXCEEDED,
+        ErrorCode.LIMIT_PAYMENT_AMOUNT_24,
+        ErrorCode.REFUNDS_LIMIT_EXCEEDED_AMOUNT,
+    ),
+    TransactionStateError: (
+        ErrorCode.AUTHORIZATION_ENDED,
+        ErrorCode.RETURN_DATE_EXCEEDED,
+        ErrorCode.WRONG_TRANSACTION_TYPE,
+    ),
+    NotPermittedError: (
+        ErrorCode.INVALID_ROLE,
+        ErrorCode.NOT_PERMITTED,
+        ErrorCode.AUTH_NOT_ALLOWED,
+        ErrorCode.PLAN_TERM_NOT_SET,
+        ErrorCode.PLAN_TERM_NOT_AVAILABLE,
+        ErrorCode.ACCOUNT_TYPE_NOT_PERMITTED,
+        ErrorCode.MERCHANT_OVERRIDE_IS_NOT_ALLOWED,
+        ErrorCode.REGULAR_PURCHASE_BYPASS_IS_NOT_ALLOWED,
+        ErrorCode.EXTERNAL_LOCATION_ID_NOT_FOUND,
+        ErrorCode.AUTHENTICATION_FAILURE,
+    ),
+    ApplicationError: (
+        ErrorCode.APPLICATION_CREATE_ERROR,
+        ErrorCode.TOS_AGREEMENT_REQUIRED,
+        ErrorCode.CUSTOMER_ALREADY_EXISTS,
+        ErrorCode.APPLICATION_DECLINED,
+        ErrorCode.APPLICATION_DECLINED_2,
+        ErrorCode.APPLICATION_DECLINED_3,
+        ErrorCode.APPLICATION_MARKED_PENDING_1,
+        ErrorCode.APPLICATION_MARKED_PENDING_2,
+        ErrorCode.CREDITAPP_ID_NOT_FOUND,
+    ),
+    InputValidationError: (
+        ErrorCode.WRONG_INPUTS,
+        ErrorCode.INVALID_TRANSACTION_TYPE,
+        ErrorCode.VCC_ACCOUNT_MISMATCH,
+    ),
+}
+_BY_CODE: dict[ErrorCode | str, type[APIStatusError]] = {
+    code: cls for cls, codes in _FAMILIES.items() for code in codes
+}
+# These name the failure whatever the status Flexiti pairs them with.
+_BY_CODE[ErrorCode.INVALID_CLIENT] = AuthenticationError
+_BY_CODE[ErrorCode.INVALID_TOKEN] = AuthenticationError
+_BY_CODE[ErrorCode.INSUFFICIENT_SCOPE] = PermissionDeniedError
+
+
+def _status_class(status: int) -> type[APIStatusError]:
+    cls = _BY_STATUS.get(status)
+    if cls is not None:
+        return cls
+    if status >= 500:
+        return ServerError
+    return APIStatusError
+
+
+def error_class(status: int, code: ErrorCode | str | None) -> type[APIStatusError]:
+    """The exception class for an error status and (normalised) code.
+
+    A code family is used when it refines the status class (all families sit under
+    `ConflictError`, so they apply to 409s); otherwise the status decides. A few codes name
+    the failure regardless of status (``invalid_client`` -> `AuthenticationError`).
+    """
+    by_status = _status_class(status)
+    by_code = _BY_CODE.get(code) if code is not None else None
+    if by_code is None:
+        return by_status
+    if by_code in (AuthenticationError, PermissionDeniedError) or issubclass(by_code, by_status):
+        return by_code
+    return by_status
+
+
+class ErrorBody:
+    """What `parse_error_body` extracts from any documented (or undocumented) error body."""
+
+    __slots__ = ("body", "code", "description", "field_errors", "raw_code")
+
+    def __init__(
+        self,
+        raw_code: str | None,
+        description: str | None,
+        field_errors: tuple[FieldError, ...],
+        body: Any,
+    ) -> None:
+        self.raw_code = raw_code
+        self.code = ErrorCode.parse(raw_code)
+        self.description = description
+        self.field_errors = field_errors
+        self.body = body
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, default=str)
+
+
+def parse_error_body(status: int, content: bytes) -> ErrorBody:
+    """Extract code, description and field errors from an error response body.
+
+    Handles the three documented shapes (``{code, error, error_description}``, the
+    ``wrong_inputs`` shape with ``field_errors``, and the 403 ``{message}``) plus anything
+    else: non-JSON (an HTML proxy page), empty bodies, JSON that is not an object. Never raises.
+    """
+    try:
+        body: Any = json.loads(content) if content else None
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, Mapping):
+        description = None
+        if content and body is None:
+            snippet = content[:200].decode("utf-8", "replace").strip()
+            description = " ".join(snippet.split()) or None
+        return ErrorBody(None, description, (), body)
+
+    raw_code = body.get("error")
+    if not isinstance(raw_code, str):
+        raw_code = _text(raw_code)
+    description = _text(body.get("error_description") or body.get("message"))
+    if raw_code is None and description and "insufficient scope" in description.lower():
+        raw_code = "insufficient_scope"
+    field_errors: list[FieldError] = []
+    raw_fields = body.get("field_errors") or body.get("errors")
+    if isinstance(raw_fields, list):
+        for item in raw_fields:
+            if isinstance(item, Mapping):
+                field_errors.append(
+                    FieldError(
+                        _text(item.get("param") or item.get("field")),
+                        _text(item.get("msg") or item.get("message")),
+                        item.get("value"),
+                        _text(item.get("type")),
+                    )
+                )
+    return ErrorBody(raw_code, description, tuple(field_errors), body)
+
+
+def error_from_response(
+    response: httpx.Response,
+    *,
+    reference_id: str | None,
+    secrets: tuple[str, ...] = (),
+    retry_after: float | None = None,
+) -> APIStatusError:
+    """Build the `APIStatusError` subclass for an error response (body already read)."""
+    parsed = parse_error_body(response.status_code, response.content)
+    cls = error_class(response.status_code, parsed.code)
+    label = parsed.raw_code or response.reason_phrase or "error"
+    message = f"HTTP {response.status_code} {label}"
+    if parsed.description and parsed.description != parsed.raw_code:
+        message += f": {parsed.description}"
+    if parsed.field_errors:
+        message += " (" + ", ".join(f"{f.param}: {f.msg}" for f in parsed.field_errors) + ")"
+    message = redact_text(message, secrets)
+    exc = cls(
+        message,
+        status_code=response.status_code,
+        code=parsed.code,
+        raw_code=parsed.raw_code,
+        description=redact_text(parsed.description, secrets) if parsed.description else None,
+        reference_id=reference_id,
+        response=response,
+        body=parsed.body,
+        field_errors=parsed.field_errors,
+    )
+    if isinstance(exc, RateLimitError):
+        exc.retry_after = retry_after
+    return exc
