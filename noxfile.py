@@ -1,0 +1,46 @@
+"""Developer tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``bench``, ``chaos``."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.default_venv_backend = "venv"
+
+LINT_PATHS = ["flexiti_async", "tests", "benchmarks", "examples", "noxfile.py"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite under asyncio and trio (the long chaos run is `nox -s chaos`)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "not slow", *session.posargs)
+
+
+@nox.session
+def chaos(session: nox.Session) -> None:
+    """The full chaos suite (many seeds, thousands of operations)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests/chaos", "-m", "slow or not slow", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", *LINT_PATHS)
+    session.run("ruff", "format", "--check", *LINT_PATHS)
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    session.install("-e", ".[test]", "mypy>=1.11")
+    session.run("mypy", "--strict", "flexiti_async")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against raw httpx, aiohttp and pydantic; writes benchmarks/results/."""
+    session.install("-e", ".[bench,sandbox,cli]")
+    session.run("python", "-m", "benchmarks", *session.posargs)
