@@ -416,6 +416,11 @@ class FlexitiClient:
 
     async def __aenter__(self) -> FlexitiClient:
         self._check_open()
+        if self._family.transport == "aiohttp" and not _running_asyncio():
+            raise InvalidRequestError(
+                "transport='aiohttp' works under asyncio only; use the default transport on trio",
+                field="transport",
+            )
         if self._is_root and self._family.task_group is None:
             # Owns background work that must not outlive the client (page prefetch).
             task_group = anyio.create_task_group()
@@ -851,35 +856,26 @@ def _build_http_client(
     )
     if transport == "aiohttp":
         try:
-            from httpx_aiohttp import AiohttpTransport
+            from ._aiohttp import AiohttpTransport
+
+            aiohttp_transport = AiohttpTransport(limits=limits)
         except ImportError:
             raise InvalidRequestError(
                 "transport='aiohttp' needs the aiohttp extra: pip install 'flexiti-async[aiohttp]'",
                 field="transport",
             ) from None
-        return httpx.AsyncClient(
-            transport=_AsyncioOnlyTransport(AiohttpTransport(limits=limits)), timeout=timeout
-        )
+        return httpx.AsyncClient(transport=aiohttp_transport, timeout=timeout)
     return httpx.AsyncClient(limits=limits, timeout=timeout, http2=http2)
 
 
-class _AsyncioOnlyTransport(httpx.AsyncBaseTransport):
-    """Wraps the aiohttp transport with a clear error under trio (aiohttp is asyncio-only)."""
+def _running_asyncio() -> bool:
+    import asyncio
 
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self._inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        import sniffio
-
-        if sniffio.current_async_library() != "asyncio":
-            raise httpx.UnsupportedProtocol(
-                "transport='aiohttp' works under asyncio only; use the default transport on trio"
-            )
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _check_scope(scope: str) -> str:
