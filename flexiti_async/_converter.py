@@ -25,8 +25,6 @@ import cattrs
 from cattrs.errors import BaseValidationError, ClassValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from . import models as m
-
 __all__ = [
     "configure_converter",
     "converter",
@@ -40,7 +38,6 @@ T = TypeVar("T")
 
 _UTC = timezone.utc
 _NONE_TYPE = type(None)
-_MISSING: Any = object()
 
 # --------------------------------------------------------------------------------------
 # Scalars. Error messages never include the offending value: it may be a secret.
@@ -71,8 +68,10 @@ def _structure_decimal(value: Any, _: Any) -> Decimal:
     return result
 
 
-def _structure_int(value: Any, _: Any) -> int:
+def _structure_int(value: Any, tp: Any) -> Any:
     """Ids and counts: Flexiti renders ids both as numbers and as digit strings."""
+    if tp is not int and _is_enum(tp):  # an IntEnum, dispatched here as an int subclass
+        return _structure_enum_value(value, tp)
     if type(value) is int:
         return value
     if isinstance(value, bool):
@@ -95,8 +94,11 @@ def _structure_int(value: Any, _: Any) -> int:
     raise TypeError("expected an integer")
 
 
-def _structure_str(value: Any, _: Any) -> str:
+def _structure_str(value: Any, tp: Any) -> Any:
     """Text and string ids: numbers (e.g. a numeric ``customer_id``) become their digits."""
+    if tp is not str:
+        # cattrs dispatches str subclasses here too, str-valued enums included.
+        return _structure_enum_value(value, tp)
     if type(value) is str:
         return value
     if isinstance(value, str):
@@ -198,6 +200,7 @@ def _format_datetime(value: datetime) -> str:
 
 
 def _format_date(value: date) -> str:
+    """``YYYY-MM-DD``."""
     return value.isoformat()
 
 
@@ -224,16 +227,25 @@ def _optional_scalar(tp: Any) -> Any:
     if len(args) != 2 or _NONE_TYPE not in args:
         return None
     inner = args[0] if args[1] is _NONE_TYPE else args[1]
-    return inner if inner in _SCALARS else None
+    return inner if inner in _SCALARS or inner is str else None
+
+
+def _structure_optional_str(value: Any, _: Any) -> str | None:
+    """``str | None``: an empty string stays an empty string (``"address_2": ""``)."""
+    return None if value is None else _structure_str(value, str)
 
 
 def _optional_scalar_hook(tp: Any) -> Callable[[Any, Any], Any]:
-    hook = _SCALARS[_optional_scalar(tp)]
+    """``Scalar | None`` in one step (cattrs' generic Optional hook dispatches per call)."""
+    inner = _optional_scalar(tp)
+    if inner is str:
+        return _structure_optional_str
+    hook = _SCALARS[inner]
 
     def structure_optional(value: Any, _: Any) -> Any:
         if value is None or (type(value) is str and not value.strip()):
             return None
-        return hook(value, None)
+        return hook(value, inner)
 
     return structure_optional
 
@@ -266,10 +278,7 @@ def _tolerant_enum_hook(tp: Any) -> Callable[[Any, Any], Any]:
             return value
         if isinstance(value, str):
             text = str.__str__(value)
-            found = members.get(text)
-            if found is None:
-                found = members.get(text.strip(), text)
-            return found
+            return members.get(text, text)
         if value is None and accepts_none:
             return None
         if isinstance(value, int) and not isinstance(value, bool):
@@ -289,19 +298,12 @@ def _is_enum(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, Enum)
 
 
-def _strict_enum_hook(enum_cls: type[Enum]) -> Callable[[Any, Any], Any]:
-    """For plain (non-tolerant) enum fields: like cattrs' hook, minus the value in errors."""
-    members: dict[Any, Any] = {member.value: member for member in enum_cls}
-
-    def structure_enum(value: Any, _: Any) -> Any:
-        if isinstance(value, enum_cls):
-            return value
-        try:
-            return members[value]
-        except (KeyError, TypeError):
-            raise ValueError(f"not a valid {enum_cls.__name__} code") from None
-
-    return structure_enum
+def _structure_enum_value(value: Any, enum_cls: Any) -> Any:
+    """Plain (non-tolerant) enum types: like cattrs' hook, minus the value in errors."""
+    try:
+        return enum_cls(value)
+    except (ValueError, TypeError):
+        raise ValueError(f"not a valid {enum_cls.__name__} code") from None
 
 
 # --------------------------------------------------------------------------------------
@@ -385,35 +387,40 @@ def _unwrap_form_options(data: Mapping[str, Any]) -> Mapping[str, Any]:
     return out
 
 
-@attrs.frozen
-class _WireSpec:
-    """How one model's wire object differs from its field names."""
+# Keyed by model class name (models in ``flexiti_async.models`` only), so that importing
+# the converter does not import the models: they load when first used.
 
-    #: (field name, other wire spellings tried in order when the field's key is absent)
-    aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    fixups: tuple[_Fixup, ...] = ()
-
-
-_STATUS = ("authorization_status", ("status",))
-_REMAINING = ("remaining_authorization_amount", ("remaining_amount",))
-_ACCOUNT_TYPE = ("account_type", ("customer_account_type",))
-
-_SPECS: dict[type, _WireSpec] = {
-    m.CustomerAccount: _WireSpec(aliases=(("tos_agreement", ("tos",)), _ACCOUNT_TYPE)),
-    m.CustomerProfile: _WireSpec(aliases=(("security_question", ("security_qid",)), _ACCOUNT_TYPE)),
-    m.OfferType: _WireSpec(aliases=(("term_options", ("terms_options",)),), fixups=(_term_list,)),
-    m.Verification: _WireSpec(fixups=(_split_verification,)),
-    m.FinancingOptions: _WireSpec(aliases=(_ACCOUNT_TYPE,)),
-    m.PlanTerm: _WireSpec(fixups=(_sort_rates,)),
-    m.Authorization: _WireSpec(
-        aliases=(_STATUS, _REMAINING, ("creation_date", ("created_at", "date"))),
-        fixups=(_sort_rates,),
+#: field name -> other wire spellings, tried in order when the field's key is absent.
+_ALIASES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "CustomerAccount": (("tos_agreement", ("tos",)), ("account_type", ("customer_account_type",))),
+    "CustomerProfile": (("security_question", ("security_qid",)),),
+    "OfferType": (("term_options", ("terms_options",)),),
+    "FinancingOptions": (("account_type", ("customer_account_type",)),),
+    "Authorization": (
+        ("authorization_status", ("status",)),
+        ("remaining_authorization_amount", ("remaining_amount",)),
+        ("creation_date", ("created_at", "date")),
     ),
-    m.Capture: _WireSpec(aliases=(("date", ("creation_date", "created_at")),)),
-    m.Release: _WireSpec(aliases=(_STATUS, _REMAINING)),
-    m.MerchantLogin: _WireSpec(fixups=(_unwrap_form_options,)),
+    "Capture": (("date", ("creation_date", "created_at")),),
+    "Release": (
+        ("authorization_status", ("status",)),
+        ("remaining_authorization_amount", ("remaining_amount",)),
+    ),
 }
-_NO_SPEC = _WireSpec()
+
+#: Reshaping steps run after the aliases (each returns its input or a changed copy).
+_FIXUPS: dict[str, tuple[_Fixup, ...]] = {
+    "OfferType": (_term_list,),
+    "Verification": (_split_verification,),
+    "PlanTerm": (_sort_rates,),
+    "Authorization": (_sort_rates,),
+    "MerchantLogin": (_unwrap_form_options,),
+}
+
+_MODELS_PACKAGE = __name__.rpartition(".")[0] + ".models"
+
+# attrs.Factory's class (its stubs type attrs.Factory as a function).
+_FACTORY: type = type(attrs.Factory(dict))
 
 
 def _admits_none(tp: Any) -> bool:
@@ -430,15 +437,18 @@ def _normalizer(cls: type) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
 
     The input mapping is never modified; a copy is made only when something changes.
     """
-    spec = _SPECS.get(cls, _NO_SPEC)
-    # A null where the field cannot be None but has a default (tuples, mappings) means
-    # "not sent": fall back to the default instead of failing.
+    ours = cls.__module__.startswith(_MODELS_PACKAGE)
+    aliases = _ALIASES.get(cls.__name__, ()) if ours else ()
+    fixups = _FIXUPS.get(cls.__name__, ()) if ours else ()
+    # A null where the field cannot be None but has a default (tuples, mappings), or
+    # where the default is computed, means "not sent": use the default, don't fail.
     null_means_absent = tuple(
         a.name
         for a in attrs.fields(cls)
-        if a.default is not attrs.NOTHING and a.name != "raw" and not _admits_none(a.type)
+        if a.name != "raw"
+        and a.default is not attrs.NOTHING
+        and (isinstance(a.default, _FACTORY) or not _admits_none(a.type))
     )
-    aliases, fixups = spec.aliases, spec.fixups
 
     def normalize(data: Mapping[str, Any]) -> Mapping[str, Any]:
         out: dict[str, Any] | None = None
@@ -449,7 +459,9 @@ def _normalizer(cls: type) -> Callable[[Mapping[str, Any]], Mapping[str, Any]]:
                 if spelling in data:
                     if out is None:
                         out = dict(data)
-                    out[name] = data[spelling]
+                    # Moved, not copied: a strict converter (forbid_extra_keys) in the
+                    # tests then proves every documented key is modelled.
+                    out[name] = out.pop(spelling)
                     break
         for name in null_means_absent:
             if name in data and data[name] is None:
@@ -468,11 +480,16 @@ def _has_raw(cls: type) -> bool:
     return any(a.name == "raw" for a in attrs.fields(cls))
 
 
+def _raw_omitted(keeps_raw: bool) -> dict[str, Any]:
+    """cattrs overrides: ``raw`` is never read from or written to the wire."""
+    return {"raw": override(omit=True)} if keeps_raw else {}
+
+
 def _structure_model_hook(cls: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
     """Structure an attrs model from a JSON object, keeping the object in ``raw``."""
     attrs.resolve_types(cls)
     keeps_raw = _has_raw(cls)
-    base = make_dict_structure_fn(cls, conv, **({"raw": override(omit=True)} if keeps_raw else {}))
+    base = make_dict_structure_fn(cls, conv, **_raw_omitted(keeps_raw))
     normalize = _normalizer(cls)
     name = cls.__name__
 
@@ -495,9 +512,7 @@ def _structure_model_hook(cls: Any, conv: cattrs.Converter) -> Callable[[Any, An
 def _unstructure_model_hook(cls: Any, conv: cattrs.Converter) -> Callable[[Any], Any]:
     """Unstructure an attrs model to a wire dict: field names, no None values, no ``raw``."""
     attrs.resolve_types(cls)
-    base = make_dict_unstructure_fn(
-        cls, conv, **({"raw": override(omit=True)} if _has_raw(cls) else {})
-    )
+    base = make_dict_unstructure_fn(cls, conv, **_raw_omitted(_has_raw(cls)))
 
     def unstructure_model(obj: Any) -> dict[str, Any]:
         return {key: value for key, value in base(obj).items() if value is not None}
@@ -514,7 +529,7 @@ def configure_converter(conv: cattrs.Converter) -> None:
     conv.register_unstructure_hook(date, _format_date)
     # Later registrations win in cattrs, so these take precedence over its own handling
     # of enums, unions (incl. Optional) and attrs classes.
-    conv.register_structure_hook_factory(_is_enum, _strict_enum_hook)
+    conv.register_structure_hook_func(_is_enum, _structure_enum_value)
     conv.register_structure_hook_factory(
         lambda tp: _optional_scalar(tp) is not None, _optional_scalar_hook
     )
@@ -566,7 +581,7 @@ def unstructure(obj: Any) -> Any:
 # --------------------------------------------------------------------------------------
 
 # The C escaper json.dumps uses with ensure_ascii=False.
-_encode_str: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def _format_decimal(value: Decimal) -> str:

@@ -1,1 +1,80 @@
-"""testing."""
+"""Test helpers: the ``FlexitiSandbox`` POS API emulator, its faults, and a pytest plugin.
+
+Needs the ``sandbox`` extra (starlette, uvicorn). Names are imported lazily so that the
+pytest plugin stays cheap to load.
+
+>>> from flexiti_async.testing import FlexitiSandbox, Fault
+>>> sandbox = FlexitiSandbox(seed=1)
+>>> sandbox.faults.add(route="capture", fault=Fault.status(503, retry_after=2), times=1)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._clock import SandboxClock as SandboxClock
+    from ._faults import ROUTES as ROUTES
+    from ._faults import Fault as Fault
+    from ._faults import FaultPlan as FaultPlan
+    from ._faults import FaultRule as FaultRule
+    from ._sandbox import FlexitiSandbox as FlexitiSandbox
+    from ._sandbox import serve_forever as serve_forever
+    from ._state import Account as Account
+    from ._state import Authorization as Authorization
+    from ._state import Capture as Capture
+    from ._state import HistoryRecord as HistoryRecord
+    from ._state import Ledger as Ledger
+    from ._state import LedgerEntry as LedgerEntry
+    from ._state import Merchant as Merchant
+    from ._state import Plan as Plan
+    from ._state import Release as Release
+    from ._state import Return as Return
+    from ._state import Stats as Stats
+    from ._state import Store as Store
+
+__all__ = [
+    "ROUTES",
+    "Account",
+    "Authorization",
+    "Capture",
+    "Fault",
+    "FaultPlan",
+    "FaultRule",
+    "FlexitiSandbox",
+    "HistoryRecord",
+    "Ledger",
+    "LedgerEntry",
+    "Merchant",
+    "Plan",
+    "Release",
+    "Return",
+    "SandboxClock",
+    "Stats",
+    "Store",
+    "serve_forever",
+]
+
+_HOME = {
+    "SandboxClock": "_clock",
+    "ROUTES": "_faults",
+    "Fault": "_faults",
+    "FaultPlan": "_faults",
+    "FaultRule": "_faults",
+    "FlexitiSandbox": "_sandbox",
+    "serve_forever": "_sandbox",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f".{_HOME.get(name, '_state')}", __name__)
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

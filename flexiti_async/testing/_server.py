@@ -1,0 +1,161 @@
+"""Loopback uvicorn server for the sandbox: in a thread with its own asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from ._app import CLOSE_CONNECTION_KEY, PREFIX
+
+__all__ = ["check_loopback", "run_forever", "serve_app"]
+
+
+class _DroppableH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, giving the app a way to close its own connection.
+
+    uvicorn answers 500 when an app raises before starting a response, so a dropped
+    connection cannot be an exception: the app closes the transport itself instead.
+    """
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        inner: ASGIApp = self.app
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            scope[CLOSE_CONNECTION_KEY] = transport.close
+            await inner(scope, receive, send)
+
+        self.app = app
+
+
+def check_loopback(host: str) -> None:
+    """Refuse anything but a loopback address: the sandbox has no real security."""
+    if host == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise ValueError(f"the sandbox binds loopback addresses only, not {host!r}")
+
+
+def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=_DroppableH11Protocol,
+        loop="asyncio",
+        ws="none",
+        lifespan="off",
+        interface="asgi3",
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=2,
+    )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted sockets inherit this. Without it uvicorn's two writes per response (head,
+    # body) meet the client's delayed ACK: ~40 ms per request on loopback.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+@asynccontextmanager
+async def serve_app(
+    app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 10.0
+) -> AsyncIterator[str]:
+    """Serve ``app`` on loopback in a background thread; yield the POS API base URL.
+
+    Works under asyncio and trio: the server runs its own asyncio loop in a thread and
+    the caller's loop only waits on thread events through ``anyio.to_thread``.
+    """
+    check_loopback(host)
+    sock = _bind(host, port)
+    real_port = sock.getsockname()[1]
+    server = uvicorn.Server(_config(app, host, real_port))
+    started = threading.Event()
+    failure: list[BaseException] = []
+
+    async def main() -> None:
+        task = asyncio.ensure_future(server.serve(sockets=[sock]))
+        for _ in range(int(startup_timeout / 0.005) + 1):  # bounded wait for startup
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.005)
+        started.set()
+        await task
+
+    def run() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # reported to the caller's loop
+            failure.append(exc)
+        finally:
+            started.set()
+
+    thread = threading.Thread(target=run, name=f"flexiti-sandbox-{real_port}", daemon=True)
+    thread.start()
+    try:
+        await anyio.to_thread.run_sync(started.wait, startup_timeout)
+        if failure or not server.started:
+            server.should_exit = True
+            raise RuntimeError("the sandbox server did not start") from (
+                failure[0] if failure else None
+            )
+        display = f"[{host}]" if ":" in host else host
+        yield f"http://{display}:{real_port}{PREFIX}"
+    finally:
+        server.should_exit = True
+        await anyio.to_thread.run_sync(thread.join, startup_timeout + 5)
+        sock.close()
+
+
+def run_forever(
+    app: ASGIApp,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    on_ready: Callable[[str], Any] | None = None,
+) -> None:
+    """Serve ``app`` in the calling thread until interrupted (Ctrl-C / SIGTERM)."""
+    check_loopback(host)
+    sock = _bind(host, port)
+    server = uvicorn.Server(_config(app, host, sock.getsockname()[1]))
+
+    async def main() -> None:
+        task = asyncio.ensure_future(server.serve(sockets=[sock]))
+        if on_ready is not None:
+            for _ in range(6000):  # up to a minute for startup
+                if server.started or task.done():
+                    break
+                await asyncio.sleep(0.01)
+            if server.started:
+                display = f"[{host}]" if ":" in host else host
+                on_ready(f"http://{display}:{sock.getsockname()[1]}{PREFIX}")
+        await task
+
+    try:
+        asyncio.run(main())
+    finally:
+        sock.close()

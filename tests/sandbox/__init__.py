@@ -1,0 +1,1 @@
+"""Tests of the sandbox emulator (flexiti_async.testing)."""
