@@ -4,23 +4,38 @@ and never echoes a secret value (card numbers, PINs, answers) in its message."""
 from __future__ import annotations
 
 import datetime as _dt
+import enum
 import re
+import urllib.parse
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..errors import InvalidRequestError
+from ..models.authorizations import SkuData, SkuProduct
 
 __all__ = [
+    "EMPLOYEE_MAX",
+    "LOCATION_MAX",
     "check_account_number",
     "check_amount",
+    "check_choice",
     "check_customer_id",
     "check_date",
+    "check_date_range",
     "check_id",
+    "check_idempotency_key",
+    "check_in_store",
     "check_lang",
+    "check_location_pair",
+    "check_page_size",
+    "check_sku_data",
     "check_text",
     "check_vcc_number",
+    "check_verification_code",
     "exactly_one",
     "normalise_postal_code",
+    "path_segment",
 ]
 
 _CENT = Decimal("0.01")
@@ -151,3 +166,183 @@ def normalise_postal_code(value: Any, field: str = "postal_code") -> str:
     if not _POSTAL.match(text):
         raise InvalidRequestError(f"{field} must look like A1A1A1", field=field)
     return text
+
+
+#: Store and employee codes: Flexiti documents them as "string" with no length; the
+#: examples are ``00-12345`` / ``12345-SMITH``. 50 bounds them generously.
+LOCATION_MAX = 50
+EMPLOYEE_MAX = 50
+#: Page size bounds for the history listings (Flexiti documents no maximum).
+PAGE_SIZE_MAX = 500
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+#: ``number(12,2)`` sku totals: at most 10 digits before the point.
+_SKU_MAX = Decimal("9999999999999999.99")
+
+
+def path_segment(value: int | str) -> str:
+    """A validated id rendered for a URL path: quoted, so nothing can escape its segment."""
+    return urllib.parse.quote(str(value), safe="")
+
+
+def check_choice(value: Any, field: str, choices: Iterable[str]) -> str:
+    """An enum member or its wire value, restricted to ``choices``; returns the wire value."""
+    allowed = tuple(choices)
+    text = value.value if isinstance(value, enum.Enum) else value
+    if not isinstance(text, str) or text not in allowed:
+        raise InvalidRequestError(
+            f"{field} must be one of {', '.join(repr(c) for c in allowed)}", field=field
+        )
+    return str.__str__(text)
+
+
+def check_verification_code(value: Any, field: str = "verification_code") -> int | str:
+    """The one-time PIN from ``accounts.verify``: 1-10 digits (int or digit string).
+
+    Sent as a JSON number, as in Flexiti's examples, unless it has a leading zero (a
+    number would lose it): then as a string. The message never repeats the value.
+    """
+    if isinstance(value, bool):
+        raise InvalidRequestError(f"{field} must be the digits of the PIN", field=field)
+    if isinstance(value, int):
+        if value < 0:
+            raise InvalidRequestError(f"{field} must be the digits of the PIN", field=field)
+        value = str(value)
+    if not isinstance(value, str):
+        raise InvalidRequestError(f"{field} must be the digits of the PIN", field=field)
+    text = value.strip()
+    if not (1 <= len(text) <= 10 and text.isascii() and text.isdigit()):
+        raise InvalidRequestError(f"{field} must be 1-10 digits", field=field)
+    return text if text.startswith("0") and len(text) > 1 else int(text)
+
+
+def check_location_pair(
+    external_location_id: Any, external_employee_id: Any
+) -> tuple[str | None, str | None]:
+    """In-store back-office calls carry the store and the employee together, or neither."""
+    location = check_text(external_location_id, "external_location_id", max_length=LOCATION_MAX)
+    employee = check_text(external_employee_id, "external_employee_id", max_length=EMPLOYEE_MAX)
+    if (location is None) != (employee is None):
+        missing = "external_employee_id" if employee is None else "external_location_id"
+        raise InvalidRequestError(
+            "in-store calls need external_location_id and external_employee_id together",
+            field=missing,
+        )
+    if location is not None and not location.strip():
+        raise InvalidRequestError(
+            "external_location_id must not be empty", field="external_location_id"
+        )
+    if employee is not None and not employee.strip():
+        raise InvalidRequestError(
+            "external_employee_id must not be empty", field="external_employee_id"
+        )
+    return location, employee
+
+
+def check_in_store(
+    *,
+    verification_code: Any,
+    request_id: Any,
+    external_location_id: Any,
+    external_employee_id: Any,
+    required: bool = False,
+) -> dict[str, Any]:
+    """The in-store quartet: ``verification_code``, ``request_id``, ``external_location_id``
+    and ``external_employee_id`` travel together (all four, or none when not ``required``).
+
+    Returns the body entries to send (empty for an online call).
+    """
+    given = {
+        "verification_code": verification_code,
+        "request_id": request_id,
+        "external_location_id": external_location_id,
+        "external_employee_id": external_employee_id,
+    }
+    missing = [name for name, value in given.items() if value is None]
+    if not required and len(missing) == 4:
+        return {}
+    if missing:
+        raise InvalidRequestError(
+            "in-store calls need verification_code, request_id, external_location_id and "
+            f"external_employee_id together (missing: {', '.join(missing)})",
+            field=missing[0],
+        )
+    location, employee = check_location_pair(external_location_id, external_employee_id)
+    return {
+        "verification_code": check_verification_code(verification_code),
+        "request_id": check_text(request_id, "request_id", max_length=150, required=True),
+        "external_location_id": location,
+        "external_employee_id": employee,
+    }
+
+
+def check_page_size(value: Any, field: str = "page_size") -> int:
+    """A listing page size: an integer from 1 to 500."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= PAGE_SIZE_MAX:
+        raise InvalidRequestError(
+            f"{field} must be an integer from 1 to {PAGE_SIZE_MAX}", field=field
+        )
+    return value
+
+
+def check_date_range(
+    start: Any, end: Any, *, start_field: str, end_field: str
+) -> tuple[_dt.date | None, _dt.date | None]:
+    """Optional inclusive ``(from, to)`` dates; ``from`` must not come after ``to``."""
+    lo = None if start is None else check_date(start, start_field)
+    hi = None if end is None else check_date(end, end_field)
+    if lo is not None and hi is not None and hi < lo:
+        raise InvalidRequestError(f"{end_field} is before {start_field}", field=end_field)
+    return lo, hi
+
+
+def check_idempotency_key(value: Any) -> str:
+    """A caller's ``x-idempotency-key``: 1-255 printable ASCII characters, no spaces."""
+    if not isinstance(value, str) or not _IDEMPOTENCY_KEY.match(value):
+        raise InvalidRequestError(
+            "idempotency_key must be 1-255 printable ASCII characters without spaces",
+            field="idempotency_key",
+        )
+    return value
+
+
+def _sku_money(value: Any, field: str) -> None:
+    """Statement amounts: exact (Decimal or int), two decimals at most; negative allowed
+    (Flexiti shows negative totals on returns)."""
+    if value is None:
+        return
+    if isinstance(value, (bool, float)) or not isinstance(value, (Decimal, int)):
+        raise InvalidRequestError(f"{field} must be a Decimal", field=field)
+    amount = Decimal(value)
+    if not amount.is_finite() or amount != amount.quantize(_CENT) or abs(amount) > _SKU_MAX:
+        raise InvalidRequestError(f"{field} must be a finite amount with two decimals", field=field)
+
+
+def check_sku_data(value: Any) -> SkuData | None:
+    """``sku_data`` (a `SkuData`), printed on the statement: lengths and amounts checked."""
+    if value is None:
+        return None
+    if not isinstance(value, SkuData):
+        raise InvalidRequestError("sku_data must be a SkuData", field="sku_data")
+    check_text(value.purchase_order, "sku_data.purchase_order", max_length=10)
+    check_text(value.register_id, "sku_data.register_id", max_length=50)
+    for name in (
+        "shipping_total",
+        "transaction_discount_total",
+        "transaction_subtotal",
+        "transaction_total",
+        "gst_hst",
+        "pst",
+    ):
+        _sku_money(getattr(value, name), f"sku_data.{name}")
+    for index, product in enumerate(value.products):
+        where = f"sku_data.products[{index}]"
+        if not isinstance(product, SkuProduct):
+            raise InvalidRequestError(f"{where} must be a SkuProduct", field="sku_data")
+        for name in ("sku_id", "category", "description"):
+            check_text(getattr(product, name), f"{where}.{name}", max_length=250, ascii_only=False)
+        quantity = product.quantity
+        if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int)):
+            raise InvalidRequestError(f"{where}.quantity must be an integer", field="sku_data")
+        _sku_money(product.unit_price, f"{where}.unit_price")
+        _sku_money(product.extended_price, f"{where}.extended_price")
+    return value
