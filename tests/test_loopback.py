@@ -245,3 +245,15 @@ async def test_admission_limit_holds_on_the_wire(
     assert sandbox.stats.count("lookup", 200) == 2000
     assert sandbox.stats.max_in_flight <= 8
     assert sandbox.stats.max_in_flight_token <= 1
+
+
+async def test_five_thousand_callers_queue_instead_of_failing(
+    sandbox: FlexitiSandbox, served: str
+) -> None:
+    """Raw httpx fails with PoolTimeout at this load; the default client queues (FIFO)."""
+    account = sandbox.find_account(status="N").account_number
+    async with FlexitiClient(sandbox.client_id, sandbox.client_secret, base_url=served) as flexiti:
+        assert await burst(flexiti, account, 5000) == 5000
+        assert flexiti.max_concurrency == 32
+    assert sandbox.stats.max_in_flight <= 32
+    assert sandbox.stats.token_grants["client_credentials"] == 1
