@@ -505,7 +505,7 @@ class FlexitiClient:
             "accept": "application/json",
             "user-agent": family.user_agent,
         }
-        body = await self._run(
+        body, _ = await self._run(
             "POST",
             family.token_url,
             "oauth/token",
@@ -596,7 +596,6 @@ class FlexitiClient:
             idempotent=method in ("GET", "HEAD") if idempotent is None else idempotent,
             manager=self._manager(scope or self._scope),
             admit=True,
-            with_reference=True,
         )
         if cast_to is None:
             return body
@@ -640,7 +639,6 @@ class FlexitiClient:
             method, path, version=version, params=params, json=json, idempotent=idempotent
         )
 
-    @overload
     async def _run(
         self,
         method: str,
@@ -653,40 +651,11 @@ class FlexitiClient:
         idempotent: bool,
         manager: TokenManager | None,
         admit: bool,
-        with_reference: Literal[True],
-    ) -> tuple[Any, str]: ...
+    ) -> tuple[Any, str]:
+        """The retry loop; returns the decoded body and the reference id it was sent with.
 
-    @overload
-    async def _run(
-        self,
-        method: str,
-        url: str,
-        path: str,
-        *,
-        headers: dict[str, str],
-        params: dict[str, str] | None,
-        content: bytes | None,
-        idempotent: bool,
-        manager: TokenManager | None,
-        admit: bool,
-        with_reference: Literal[False] = ...,
-    ) -> Any: ...
-
-    async def _run(
-        self,
-        method: str,
-        url: str,
-        path: str,
-        *,
-        headers: dict[str, str],
-        params: dict[str, str] | None,
-        content: bytes | None,
-        idempotent: bool,
-        manager: TokenManager | None,
-        admit: bool,
-        with_reference: bool = False,
-    ) -> Any:
-        """The retry loop. Bounded: at most ``max_retries`` retries plus one 401 replay."""
+        Bounded: at most ``max_retries`` retries plus one 401 replay.
+        """
         family = self._family
         policy = self._retry
         reference = current_reference_id() or new_reference_id()
@@ -735,7 +704,7 @@ class FlexitiClient:
                         reference_id=reference,
                         status_code=status,
                     ) from None
-                return (body, reference) if with_reference else body
+                return body, reference
             if status == 401 and manager is not None and token is not None and not replayed:
                 # The token was revoked or expired early: drop it (if nobody else has yet)
                 # and replay once. A 401 means the request was refused, so a POST is safe.
