@@ -690,10 +690,16 @@ def _reject_constant(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not valid JSON", "", 0)
 
 
+# One decoder, reused: json.loads() with keyword arguments builds a new one per call.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+
+
 def loads(data: bytes | str) -> Any:
     """Decode JSON with every non-integer number as Decimal, so money never is a float.
 
     Raises `json.JSONDecodeError` (a ValueError) for malformed input, including the
     non-standard ``NaN``/``Infinity`` literals that `json` would otherwise accept.
     """
-    return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+    if isinstance(data, (bytes, bytearray)):
+        data = data.decode(json.detect_encoding(data), "surrogatepass")
+    return _DECODER.decode(data)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._validate import check_lang
+
 if TYPE_CHECKING:
     from .._client import FlexitiClient
 
@@ -20,8 +22,6 @@ class Resource:
 
     def _lang(self, lang: str | None) -> str | None:
         """The ``lang`` to send: the call's, else the client's, else nothing."""
-        from ._validate import check_lang
-
         return check_lang(lang) if lang is not None else self._client.lang
 
     def __repr__(self) -> str:
