@@ -10,7 +10,7 @@ from __future__ import annotations
 from . import errors
 from ._auth import AccessToken, InMemoryTokenStore, TokenManager, TokenStore
 from ._client import DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT, FlexitiClient
-from ._redact import RedactingFilter
+from ._redact import RedactingFilter, install_httpx_log_filter
 from ._reference import current_reference_id, reference_id
 from ._retry import RetryPolicy
 from ._version import __version__
@@ -58,6 +58,7 @@ __all__ = [
     "__version__",
     "current_reference_id",
     "errors",
+    "install_httpx_log_filter",
     "reference_id",
 ]
 
@@ -70,3 +71,8 @@ for _name in __all__:
         except (AttributeError, TypeError):  # pragma: no cover - builtins, constants
             pass
 del _name, _obj
+
+# httpx logs every request's full URL (query string included) at INFO, and the POS API
+# takes card numbers as a query parameter (customers/lookup?vcc_number=...): mask them in
+# that log line. Idempotent; see SECURITY.md, "Third-party logging".
+install_httpx_log_filter()

@@ -43,7 +43,14 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._redact import REDACTED, SENSITIVE_KEYS, mask_last4, redact_text
+from ._redact import (
+    REDACTED,
+    SENSITIVE_KEYS,
+    mask_last4,
+    redact_json,
+    redact_text,
+    redacted_request,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -556,6 +563,13 @@ def error_from_response(
     if parsed.field_errors:
         message += " (" + ", ".join(f"{f.param}: {f.msg}" for f in parsed.field_errors) + ")"
     message = redact_text(message, secrets)
+    # The exception keeps the response. Its request must not carry what was sent: the query
+    # (customers/lookup?vcc_number=...), the bearer token, or the body (PINs, card numbers,
+    # answers, licence payloads). Swap in a sanitized copy; the wire request was not changed.
+    try:
+        response.request = redacted_request(response.request, secrets)
+    except RuntimeError:  # a response built without a request (tests, custom transports)
+        pass
     exc = cls(
         message,
         status_code=response.status_code,
@@ -564,7 +578,8 @@ def error_from_response(
         description=redact_text(parsed.description, secrets) if parsed.description else None,
         reference_id=reference_id,
         response=response,
-        body=parsed.body,
+        # Error bodies can echo what was sent (field_errors[].value): keep a redacted copy.
+        body=redact_json(parsed.body, secrets),
         field_errors=parsed.field_errors,
     )
     if isinstance(exc, RateLimitError):

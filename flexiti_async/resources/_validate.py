@@ -59,7 +59,9 @@ def check_account_number(value: Any, field: str = "account_number") -> int:
     """A Flexiti account number: a positive integer of at most 14 digits (int or digit string)."""
     if isinstance(value, bool):
         raise InvalidRequestError(f"{field} must be an integer", field=field)
-    if isinstance(value, str) and value.strip().isdigit():
+    # isascii: str.isdigit() is also true for superscripts (int() refuses them) and for
+    # other scripts' digits (int() reads them): only ASCII digits are an account number.
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if not isinstance(value, int) or value <= 0 or value >= 10**14:
         raise InvalidRequestError(f"{field} must be a positive number of 1-14 digits", field=field)
@@ -70,7 +72,7 @@ def check_id(value: Any, field: str, *, digits: int = 18) -> int:
     """A numeric id from Flexiti (authorization, capture, plan): a positive integer."""
     if isinstance(value, bool):
         raise InvalidRequestError(f"{field} must be an integer", field=field)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if not isinstance(value, int) or value <= 0 or value >= 10**digits:
         raise InvalidRequestError(f"{field} must be a positive integer", field=field)
@@ -80,7 +82,7 @@ def check_id(value: Any, field: str, *, digits: int = 18) -> int:
 def check_vcc_number(value: Any, field: str = "vcc_number") -> str:
     """A FlexitiCard number: 16 digits. The message never repeats the value."""
     text = str(value).replace(" ", "").replace("-", "") if isinstance(value, (str, int)) else ""
-    if isinstance(value, bool) or len(text) != 16 or not text.isdigit():
+    if isinstance(value, bool) or len(text) != 16 or not (text.isascii() and text.isdigit()):
         raise InvalidRequestError(f"{field} must be 16 digits", field=field)
     return text
 
