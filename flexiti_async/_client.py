@@ -143,6 +143,10 @@ class _Family:
         self.managers: dict[str, TokenManager] = {}
         self.closed = False
         self.task_group: anyio.abc.TaskGroup | None = None
+        # One cancel scope per background job (page prefetch), so that `aclose` can stop
+        # them without cancelling the task group's own scope: that scope also wraps the
+        # body of the user's ``async with`` block.
+        self.background: set[anyio.CancelScope] = set()
         self.quoted_client_id = urllib.parse.quote(client_id, safe="")
         self.token_url = f"{base_url}/v2.5/oauth/token"
         self.user_agent = f"flexiti-async/{__version__} httpx/{httpx.__version__}"
@@ -434,26 +438,38 @@ class FlexitiClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self.aclose()
+        try:
+            await self.aclose()
+        finally:
+            # The task group entered in __aenter__ is exited here, in the task and at the
+            # nesting level that entered it (exiting it anywhere else corrupts the cancel
+            # scope stack); `aclose` has already cancelled the work running in it.
+            family = self._family
+            if self._is_root and family.task_group is not None:
+                task_group, family.task_group = family.task_group, None
+                await task_group.__aexit__(None, None, None)
 
     async def aclose(self) -> None:
-        """Close the connection pool (unless it was injected). Safe to call twice.
+        """Close the connection pool (unless it was injected). Safe to call twice, and from
+        any task.
 
+        Requests still running end with an error that says the client was closed:
+        `ClientClosedError` if they were waiting, not sent yet or safe to resend, and
+        `OutcomeUnknownError` for a state-changing POST that may have reached Flexiti.
         On a client made by `with_options` this does nothing.
         """
         if not self._is_root or self._family.closed:
             return
         family = self._family
         family.closed = True
-        task_group, family.task_group = family.task_group, None
-        try:
-            if task_group is not None:
-                task_group.cancel_scope.cancel()
-                await task_group.__aexit__(None, None, None)
-        finally:
-            if family.owns_http:
-                with anyio.CancelScope(shield=True):
-                    await family.http.aclose()
+        # Stop background work only: exiting (or cancelling) the task group here would
+        # corrupt the cancel scope stack when aclose() runs in another task or a nested
+        # scope, e.g. while requests are in flight (tests/test_lifecycle.py).
+        for scope in list(family.background):
+            scope.cancel()
+        if family.owns_http:
+            with anyio.CancelScope(shield=True):
+                await family.http.aclose()
 
     def _check_open(self) -> None:
         if self._family.closed:
@@ -465,14 +481,24 @@ class FlexitiClient:
         Work started this way must not raise: an error would cancel the user's ``async with``
         block. The paginator hands every outcome, errors included, to its consumer.
         """
-        task_group = self._family.task_group
-        if task_group is None:
+        family = self._family
+        task_group = family.task_group
+        if task_group is None or family.closed:
             return None
 
         async def run(work: Callable[[], Awaitable[None]]) -> None:
-            await work()
+            with anyio.CancelScope() as scope:
+                family.background.add(scope)
+                try:
+                    if family.closed:
+                        scope.cancel()  # closed before it started: let it wind down
+                    await work()
+                finally:
+                    family.background.discard(scope)
 
         def spawn(work: Callable[[], Awaitable[None]]) -> None:
+            if family.closed:
+                raise ClientClosedError("this FlexitiClient is closed; create a new one")
             task_group.start_soon(run, work)
 
         return spawn
@@ -665,9 +691,6 @@ class FlexitiClient:
         replayed = False
         token: AccessToken | None = None
         for attempt in range(1, policy.max_retries + 3):
-            if manager is not None:
-                token = await manager.token()
-                headers["authorization"] = "Bearer " + token.value
             request = family.http.build_request(
                 method,
                 url,
@@ -678,10 +701,16 @@ class FlexitiClient:
             )
             started = time.perf_counter()
             try:
-                response = await self._send(request, admit)
+                response, token = await self._send(request, admit, manager)
             except httpx.TransportError as exc:
                 self._log(method, path, None, started, attempt, reference, exc)
                 delivery = classify_transport_error(exc)
+                if family.closed:
+                    # aclose() closed the pool under this request: say so, and do not
+                    # retry (the retry would only meet the closed client).
+                    raise self._closed_error(
+                        exc, delivery, idempotent, method, path, reference
+                    ) from None
                 if policy.retryable_transport(delivery, idempotent=idempotent) and (
                     retries < policy.max_retries
                 ):
@@ -723,12 +752,16 @@ class FlexitiClient:
             raise self._status_error(response, reference, retry_after, token_request=not admit)
         raise AssertionError("unreachable: the retry loop always returns or raises")
 
-    async def _send(self, request: httpx.Request, admit: bool) -> httpx.Response:
+    async def _send(
+        self, request: httpx.Request, admit: bool, manager: TokenManager | None
+    ) -> tuple[httpx.Response, AccessToken | None]:
+        """Admit the request, put the bearer token on it and send it; returns the response
+        and the token it carried."""
         family = self._family
-        if family.closed:
-            raise ClientClosedError("this FlexitiClient is closed; create a new one")
+        self._check_not_closed(request, waited=False)
         if not admit:
-            return await family.http.send(request)
+            token = await self._authorize(request, manager)
+            return await family.http.send(request), token
         borrower = object()  # unique, so one task may hold several slots (e.g. prefetch)
         pool_timeout = self._timeout.pool if self._timeout is not None else None
         if pool_timeout is None:
@@ -739,9 +772,39 @@ class FlexitiClient:
             if scope.cancelled_caught:
                 raise httpx.PoolTimeout(f"waited {pool_timeout} s for admission to the pool")
         try:
-            return await family.http.send(request)
+            # Closed while this request waited for admission: without this check httpx
+            # raises a bare RuntimeError ("the client has been closed") from send().
+            self._check_not_closed(request, waited=True)
+            # The token is taken after admission, not before: a request that waited in line
+            # while the token was revoked or replaced would otherwise go out with the stale
+            # one and spend its single 401 replay on it; a second revocation while the
+            # queue drains then failed every waiting caller with AuthenticationError
+            # (tests/chaos). Token grants bypass the limiter, so this cannot deadlock.
+            token = await self._authorize(request, manager)
+            return await family.http.send(request), token
         finally:
             family.limiter.release_on_behalf_of(borrower)
+
+    @staticmethod
+    async def _authorize(
+        request: httpx.Request, manager: TokenManager | None
+    ) -> AccessToken | None:
+        if manager is None:
+            return None
+        token = await manager.token()
+        request.headers["authorization"] = "Bearer " + token.value
+        return token
+
+    def _check_not_closed(self, request: httpx.Request, *, waited: bool) -> None:
+        if not self._family.closed:
+            return
+        what = f"{request.method} {request.url.path}"
+        if waited:
+            raise ClientClosedError(
+                f"the FlexitiClient was closed while {what} waited for a connection; "
+                "it was not sent"
+            )
+        raise ClientClosedError(f"this FlexitiClient is closed; {what} was not sent")
 
     def _transport_error(
         self,
@@ -763,6 +826,31 @@ class FlexitiClient:
             )
         cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
         return cls(f"{method} {path} failed: {what}", reference_id=reference)
+
+    def _closed_error(
+        self,
+        exc: httpx.TransportError,
+        delivery: Delivery,
+        idempotent: bool,
+        method: str,
+        path: str,
+        reference: str,
+    ) -> FlexitiError:
+        what = redact_text(f"{type(exc).__name__}: {exc}", self._family.secrets.values)
+        if delivery is Delivery.MAYBE_SENT and not idempotent:
+            return OutcomeUnknownError(
+                f"the FlexitiClient was closed while {method} {path} was in flight ({what}): "
+                "it may have reached Flexiti and was not resent. Check its outcome before "
+                "retrying.",
+                reference_id=reference,
+                method=method,
+                path=path,
+            )
+        return ClientClosedError(
+            f"the FlexitiClient was closed while {method} {path} was in flight ({what}); "
+            "it was not retried",
+            reference_id=reference,
+        )
 
     def _status_error(
         self,

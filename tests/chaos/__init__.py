@@ -1,0 +1,1 @@
+"""Chaos suite: thousands of mixed operations against the loopback sandbox under faults."""
