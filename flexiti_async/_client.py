@@ -76,7 +76,7 @@ NOT_GIVEN = _NotGiven()
 
 def _is_loopback(host: str) -> bool:
     host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":  # not *.localhost: a resolver may send that anywhere
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -718,6 +718,36 @@ class FlexitiClient:
                     await anyio.sleep(policy.backoff(retries))
                     continue
                 raise self._transport_error(exc, delivery, idempotent, method, path, reference)
+            except httpx.DecodingError as exc:
+                # The answer came but its body could not be decoded (a broken
+                # Content-Encoding from a proxy): like a 2xx whose body is not JSON.
+                self._log(method, path, None, started, attempt, reference, exc)
+                if idempotent and retries < policy.max_retries:
+                    retries += 1
+                    await anyio.sleep(policy.backoff(retries))
+                    continue
+                raise ResponseValidationError(
+                    f"{method} {path}: the response body could not be decoded "
+                    f"({self._describe(exc)})",
+                    reference_id=reference,
+                    status_code=0,
+                ) from None
+            except httpx.HTTPError as exc:
+                # Anything else httpx raises without a usable answer, e.g. TooManyRedirects
+                # from an injected client that follows redirects: the server did answer
+                # (with redirects), so a state-changing POST's outcome is not known.
+                self._log(method, path, None, started, attempt, reference, exc)
+                if idempotent:
+                    raise APIConnectionError(
+                        f"{method} {path} failed: {self._describe(exc)}", reference_id=reference
+                    ) from None
+                raise OutcomeUnknownError(
+                    f"{method} {path} got no usable answer ({self._describe(exc)}); it was "
+                    "not resent. Check its outcome before retrying.",
+                    reference_id=reference,
+                    method=method,
+                    path=path,
+                ) from None
             self._log(method, path, response.status_code, started, attempt, reference, None)
             status = response.status_code
             if status < 300:
@@ -764,13 +794,20 @@ class FlexitiClient:
             return await family.http.send(request), token
         borrower = object()  # unique, so one task may hold several slots (e.g. prefetch)
         pool_timeout = self._timeout.pool if self._timeout is not None else None
-        if pool_timeout is None:
-            await family.limiter.acquire_on_behalf_of(borrower)
-        else:
-            with anyio.move_on_after(pool_timeout) as scope:
+        try:
+            # A free slot and nobody queued (FIFO is kept: this refuses if anyone waits):
+            # the awaiting acquire would cost a task switch on every request.
+            family.limiter.acquire_on_behalf_of_nowait(borrower)
+        except anyio.WouldBlock:
+            if pool_timeout is None:
                 await family.limiter.acquire_on_behalf_of(borrower)
-            if scope.cancelled_caught:
-                raise httpx.PoolTimeout(f"waited {pool_timeout} s for admission to the pool")
+            else:
+                with anyio.move_on_after(pool_timeout) as scope:
+                    await family.limiter.acquire_on_behalf_of(borrower)
+                if scope.cancelled_caught:
+                    raise httpx.PoolTimeout(
+                        f"waited {pool_timeout} s for admission to the pool"
+                    ) from None
         try:
             # Closed while this request waited for admission: without this check httpx
             # raises a bare RuntimeError ("the client has been closed") from send().
@@ -815,7 +852,7 @@ class FlexitiClient:
         path: str,
         reference: str,
     ) -> FlexitiError:
-        what = redact_text(f"{type(exc).__name__}: {exc}", self._family.secrets.values)
+        what = self._describe(exc)
         if delivery is Delivery.MAYBE_SENT and not idempotent:
             return OutcomeUnknownError(
                 f"{method} {path} may have reached Flexiti but no answer came back ({what}); "
@@ -827,6 +864,28 @@ class FlexitiClient:
         cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
         return cls(f"{method} {path} failed: {what}", reference_id=reference)
 
+    def _describe(self, exc: httpx.HTTPError) -> str:
+        """``Type: message`` for an httpx error, redacted, with its request scrubbed.
+
+        Some errors (TLS failures under trio) have an empty message: take the first
+        non-empty one down the cause chain. The exception stays chained to ours for
+        debugging, so its request must not keep the bearer token.
+        """
+        try:
+            request = exc.request
+        except RuntimeError:  # raised outside a request
+            request = None
+        if request is not None and "authorization" in request.headers:
+            request.headers["authorization"] = "Bearer <redacted>"
+        text = str(exc)
+        cause: BaseException | None = exc.__cause__ or exc.__context__
+        for _ in range(8):  # bounded walk down the chain
+            if text or cause is None:
+                break
+            text = str(cause)
+            cause = cause.__cause__ or cause.__context__
+        return redact_text(f"{type(exc).__name__}: {text}", self._family.secrets.values)
+
     def _closed_error(
         self,
         exc: httpx.TransportError,
@@ -836,7 +895,7 @@ class FlexitiClient:
         path: str,
         reference: str,
     ) -> FlexitiError:
-        what = redact_text(f"{type(exc).__name__}: {exc}", self._family.secrets.values)
+        what = self._describe(exc)
         if delivery is Delivery.MAYBE_SENT and not idempotent:
             return OutcomeUnknownError(
                 f"the FlexitiClient was closed while {method} {path} was in flight ({what}): "

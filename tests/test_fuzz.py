@@ -330,19 +330,11 @@ async def test_first_page_and_pages_over_arbitrary_bodies(pages: list[bytes]) ->
 
 # ------------------------------------------------------------------ found by fuzzing
 
-# httpx raises two RequestErrors that are not TransportErrors, and the pipeline in
-# _client.py catches only httpx.TransportError, so they escape raw. Needs a change in
-# FlexitiClient._run (see the report / SECURITY.md notes): map httpx.DecodingError (the
-# answer arrived but its body cannot be decoded: like a non-JSON 2xx, a
-# ResponseValidationError; retried only when idempotent) and any other httpx.HTTPError
-# (e.g. TooManyRedirects from an injected client with follow_redirects=True) to
-# APIConnectionError. strict=True: these start failing once it is fixed; drop the marks then.
-_ESCAPES = pytest.mark.xfail(
-    strict=True, reason="httpx.DecodingError/TooManyRedirects escape FlexitiClient._run"
-)
+# httpx raises two RequestErrors that are not TransportErrors: DecodingError (the answer
+# arrived but its body cannot be decoded: a ResponseValidationError, retried only when
+# idempotent) and TooManyRedirects (an injected client with follow_redirects=True).
 
 
-@_ESCAPES
 @pytest.mark.parametrize("name", ["customers.lookup", "authorizations.capture"])
 async def test_corrupt_content_encoding_raises_a_flexiti_error(name: str) -> None:
     """A proxy answers ``Content-Encoding: gzip`` with a body that is not gzip."""
@@ -362,7 +354,6 @@ async def test_corrupt_content_encoding_raises_a_flexiti_error(name: str) -> Non
     check(outcome)
 
 
-@_ESCAPES
 async def test_redirect_loop_on_an_injected_client_raises_a_flexiti_error() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/oauth/token"):

@@ -43,18 +43,12 @@ def chain(exc: BaseException) -> list[BaseException]:
 
 
 def assert_certificate_error(exc: errors.FlexitiError, backend: str) -> None:
-    """Call last in a test: under trio the message check may end it as an xfail."""
+    """The handshake failure is a clear APIConnectionError that names the certificate."""
     assert type(exc) is errors.APIConnectionError, repr(exc)
     assert not isinstance(exc, errors.OutcomeUnknownError)
     assert exc.reference_id is not None
     assert any(isinstance(e, ssl.SSLCertVerificationError) for e in chain(exc)), chain(exc)
     text = str(exc).lower()
-    if "certificate" not in text and backend == "trio":
-        # Under trio, httpx.ConnectError wraps trio.BrokenResourceError, whose str() is
-        # empty: the message reads "ConnectError: ". Needs _client.py: _transport_error
-        # should fall back to the first non-empty message in exc's cause chain (here the
-        # ssl.SSLCertVerificationError). The cause chain (checked above) has it.
-        pytest.xfail("trio: the handshake error's text is empty (see comment)")
     assert "certificate" in text, text
 
 
