@@ -23,7 +23,5 @@ async def test_capture_survives_a_flaky_flexiti(flexiti_sandbox: Any, flexiti_cl
     )
     flexiti_sandbox.faults.add(route="capture", fault=Fault.drop_after(), times=1)
     with pytest.raises(errors.OutcomeUnknownError):  # applied, but no answer came back
-        await flexiti_client.authorizations.capture(
-            auth.authorization_id, amount=Decimal("100.00")
-        )
+        await flexiti_client.authorizations.capture(auth.authorization_id, amount=Decimal("100.00"))
     assert flexiti_sandbox.ledger.count(kind="capture") == 1  # never captured twice
