@@ -27,7 +27,7 @@ def chaos(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
-    session.install("ruff>=0.6")
+    session.install("ruff==0.17.6")  # pinned: a new release may reformat
     session.run("ruff", "check", *LINT_PATHS)
     session.run("ruff", "format", "--check", *LINT_PATHS)
 
@@ -35,7 +35,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
-    session.install("-e", ".[test]", "mypy>=1.11")
+    session.install("-e", ".[test]", "mypy==2.4.1")  # pinned, like ruff
     session.run("mypy", "--strict", "flexiti_async")
 
 
