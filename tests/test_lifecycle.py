@@ -251,6 +251,7 @@ async def test_random_cancellation_never_deadlocks_or_leaks(
     async with make_client(sandbox, served, max_concurrency=4) as flexiti:
         auth_id = await authorize(flexiti, account, "900.00")
         manager = flexiti.token_manager
+        started = finished = 0
         for round_number in range(5):
             if rng.random() < 0.5 and manager.current is not None:
                 await manager.invalidate(manager.current)  # this round starts with a fetch
@@ -258,10 +259,9 @@ async def test_random_cancellation_never_deadlocks_or_leaks(
                 if rng.random() < 0.6:
                     delay = rng.uniform(0.01, 0.3)
                     sandbox.faults.add(route=route, fault=Fault.latency(delay))
-            completed = 0
 
             async def caller(kind: str, n: int, round_number: int = round_number) -> None:
-                nonlocal completed
+                nonlocal finished
                 if kind == "lookup":
                     await flexiti.customers.lookup(account_number=account)
                 elif kind == "capture":
@@ -272,11 +272,12 @@ async def test_random_cancellation_never_deadlocks_or_leaks(
                 else:
                     async for _ in flexiti.authorizations.list(page_size=3, max_items=30):
                         pass
-                completed += 1
+                finished += 1
 
             with anyio.fail_after(HANG_GUARD):
                 async with anyio.create_task_group() as tg:
                     for n in range(rng.randint(2, 16)):
+                        started += 1
                         tg.start_soon(caller, rng.choice(("lookup", "capture", "list")), n)
                     await anyio.sleep(rng.uniform(0.0, 0.25))  # a random point to cancel at
                     tg.cancel_scope.cancel()
@@ -286,6 +287,43 @@ async def test_random_cancellation_never_deadlocks_or_leaks(
                 profile = await flexiti.customers.lookup(account_number=account)
             assert profile.account_number == account
             await assert_settled(flexiti, sandbox)
+        assert finished < started  # callers really were cut off along the way
+
+
+async def test_revocations_while_callers_queue_cost_only_the_requests_on_the_wire(
+    sandbox: FlexitiSandbox, served: str
+) -> None:
+    """Callers waiting for admission take the token when admitted, not before: a token
+    revoked while they wait is never sent by them. (When the token was taken before the
+    wait, every queued caller spent its single 401 replay on the dead token, and a second
+    revocation while the queue drained failed them all with AuthenticationError.)"""
+    account = sandbox.find_account(status="N").account_number
+    sandbox.faults.add(route="lookup", fault=Fault.latency(0.01))
+    async with make_client(sandbox, served, max_concurrency=2) as flexiti:
+        await flexiti.customers.lookup(account_number=account)
+        outcomes: list[str] = []
+
+        async def call() -> None:
+            try:
+                await flexiti.customers.lookup(account_number=account)
+            except errors.FlexitiError as exc:
+                outcomes.append(type(exc).__name__)
+            else:
+                outcomes.append("ok")
+
+        with anyio.fail_after(HANG_GUARD):
+            async with anyio.create_task_group() as tg:
+                for _ in range(40):
+                    tg.start_soon(call)
+                await until(lambda: sandbox.stats.in_flight == 2)
+                sandbox.revoke_tokens()  # 2 on the wire, 38 in line
+                await until(lambda: sandbox.stats.count("lookup", 200) >= 6)
+                sandbox.revoke_tokens()  # again, while most of the line still waits
+        assert outcomes == ["ok"] * 40
+        # Only requests on the wire at a revocation met it (at most 2 each time).
+        assert sandbox.stats.count("lookup", 401) <= 4
+        assert sandbox.stats.token_grants["client_credentials"] == 3
+        await assert_settled(flexiti, sandbox)
 
 
 # --------------------------------------------------------------------------- paging

@@ -686,6 +686,13 @@ class ChaosRun:
         bound = 1 + token_loss + wasted
         if sum(grants.values()) > bound:
             self.problems["token_grants"].append(f"{sum(grants.values())} grants > bound {bound}")
+        # A lost token costs at most the requests on the wire when it was lost (each has one
+        # 401 replay), never the callers waiting for admission.
+        auth_errors = sum(op.outcome == "AuthenticationError" for op in self.ops)
+        if auth_errors > self.max_concurrency * token_loss:
+            self.problems["token_grants"].append(
+                f"{auth_errors} AuthenticationErrors from {token_loss} token losses"
+            )
         outcomes: Counter[str] = Counter()
         by_kind: dict[str, Counter[str]] = defaultdict(Counter)
         for op in self.ops:

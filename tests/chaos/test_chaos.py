@@ -21,7 +21,8 @@ pytestmark = pytest.mark.anyio
 CI_SEEDS = (1, 2)
 CI_OPERATIONS = 400
 LONG_SEEDS = tuple(range(101, 111))
-LONG_OPERATIONS = 3000
+AIOHTTP_SEEDS = (201, 202, 203)
+LONG_OPERATIONS = 2500
 
 
 def _backend(anyio_backend: Any) -> str:
@@ -35,11 +36,9 @@ def _publish(report: dict[str, Any], path: Path) -> None:
 
 
 def _assert_clean(report: dict[str, Any]) -> None:
-    where = f"seed {report.get('seed', report.get('seeds'))} on {report.get('backend', '?')}"
-    assert (
-        report["escaped"] == [] if isinstance(report["escaped"], list) else not report["escaped"]
-    ), where
-    for key in ("duplicates", "leaks", "mismatches", "token_grant_problems"):
+    """No escaped exception, duplicate, leak, ledger disagreement or token excess."""
+    where = f"seed {report['seed']} on {report['backend']}/{report['transport']}"
+    for key in ("escaped", "duplicates", "leaks", "mismatches", "token_grant_problems"):
         assert report[key] == [], f"{key} ({where}): {report[key][:20]}"
     assert report["outcomes"]["escaped"] == 0, where
 
@@ -73,3 +72,22 @@ async def test_chaos_long_run(anyio_backend: Any, tmp_path: Path) -> None:
     assert total["mismatches"] == 0
     assert total["outcomes"]["escaped"] == 0
     assert total["operations"] >= len(LONG_SEEDS) * LONG_OPERATIONS * 0.6
+
+
+@pytest.mark.slow
+async def test_chaos_long_run_on_aiohttp(anyio_backend: Any, tmp_path: Path) -> None:
+    """The same invariants on the aiohttp transport (asyncio only; no httpcore pool to
+    inspect, the admission limiter still is)."""
+    backend = _backend(anyio_backend)
+    if backend != "asyncio":
+        pytest.skip("the aiohttp transport is asyncio-only")
+    reports = []
+    for seed in AIOHTTP_SEEDS:
+        run = ChaosRun(seed, operations=LONG_OPERATIONS, backend=backend, transport="aiohttp")
+        report = await run.run()
+        _publish(report, tmp_path / f"chaos-aiohttp-{seed}.json")
+        _assert_clean(report)
+        reports.append(report)
+    total = merge_reports(reports)
+    total["backend"] = f"{backend}+aiohttp"
+    _publish(total, tmp_path / "chaos-aiohttp-total.json")
