@@ -331,7 +331,7 @@ def bounded_map(
             lambda n: flexiti.customers.lookup(account_number=n), numbers, limit=8
         ) as profiles:
             async for profile in profiles:
-                print(profile.customer_id)
+                seen.append(profile.customer_id)
     """
     _check_positive("limit", limit)
     if buffer is not None and (isinstance(buffer, bool) or not isinstance(buffer, int)):

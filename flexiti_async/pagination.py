@@ -89,7 +89,7 @@ class Page(Generic[T]):
     Example::
 
         page = await flexiti.authorizations.list(page_size=50)
-        print(page.page_number, len(page.items), page.total_count, page.is_last)
+        page.page_number, len(page.items), page.total_count, page.is_last
     """
 
     items: tuple[T, ...]
@@ -457,7 +457,7 @@ class PageIterator(Generic[T]):
 
         async with paginator.pages() as pages:
             async for page in pages:
-                print(page.page_number, len(page.items))
+                counts.append(len(page.items))
     """
 
     __slots__ = ("_busy", "_finished", "_paginator", "_pipeline", "_yielded")
@@ -737,7 +737,7 @@ class AsyncPaginator(Generic[T]):
         Example::
 
             async for page in paginator.pages():
-                print(page.page_number, page.raw_count, page.is_last)
+                counts.append((page.page_number, page.raw_count))
         """
         return self._pages(self._spawn, self._prefetch)
 
