@@ -600,7 +600,9 @@ class ChaosRun:
                 if before:
                     mismatches.append(f"op {op.n}: resend of an applied transaction: {exc!r}")
             else:
-                if before and txn.transaction_id != before[0].transaction_id:
+                # The model keeps ids as strings (Flexiti's example sends "100000"); the
+                # sandbox ledger stores ints: compare the values, not the types.
+                if before and txn.transaction_id != str(before[0].transaction_id):
                     mismatches.append(f"op {op.n}: resend answered another transaction")
             after = ledger.count(kind="transaction", idempotency_key=op.idempotency_key)
             if after > 1:
