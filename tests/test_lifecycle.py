@@ -20,6 +20,7 @@ import anyio
 import pytest
 
 from flexiti_async import FlexitiClient, RetryPolicy, errors
+from flexiti_async._pool import AdmittedConnectionPool
 from flexiti_async.models import FinancingOption, TransactionType
 from flexiti_async.testing import Fault, FlexitiSandbox, SandboxClock
 
@@ -68,10 +69,12 @@ async def until(predicate: Callable[[], bool]) -> None:
 
 
 def busy_connections(flexiti: FlexitiClient) -> int:
-    """Connections checked out of httpcore's pool (neither idle nor closed)."""
+    """Connections checked out of the pool (neither idle nor closed)."""
     pool = getattr(flexiti._family.http._transport, "_pool", None)
     if pool is None:  # aiohttp transport
         return 0
+    if isinstance(pool, AdmittedConnectionPool):
+        return pool.in_use
     return sum(not (c.is_idle() or c.is_closed()) for c in pool.connections) + len(pool._requests)
 
 
