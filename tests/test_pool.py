@@ -264,3 +264,19 @@ async def test_client_over_loopback_reuses_connections_through_the_pool() -> Non
         # 200 API calls + the token grant; never more connections than admitted callers.
         assert server.requests == 201
         assert server.connections <= 8 + 2
+
+
+async def test_an_environment_proxy_still_carries_the_clients_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The direct send path picks the transport per URL, so HTTP_PROXY keeps working."""
+    proxy = _Server()
+    async with _serve(proxy) as proxy_url:
+        for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        # Nothing listens on port 9: the answer can only come through the proxy.
+        client = FlexitiClient("id", "secret", base_url="http://127.0.0.1:9/")
+        async with client:
+            assert await client.request("GET", "anything", idempotent=True) == {"ok": True}
+        assert proxy.requests == 2  # the token grant and the call, both via the proxy
