@@ -36,6 +36,7 @@ SCENARIOS = {
     "tokens": "bench_tokens",
     "throughput": "bench_throughput",
     "paging": "bench_paging",
+    "fanout": "bench_fanout",
     "profile": "bench_profile",
     "reconcile": "bench_reconcile",  # another helper's module; only run when asked for
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 from typing import Any
 
@@ -10,6 +11,7 @@ __all__ = [
     "CLIENT_SECRET",
     "LOOKUP_BODY",
     "PageTemplate",
+    "WindowPages",
     "authorization_payload",
     "lookup_payload",
     "token_body",
@@ -101,22 +103,68 @@ class PageTemplate:
 
     Every page holds distinct ids (the paginator refuses a page that repeats an earlier one),
     but building a 500-item page is one ``bytes.join``, so the server stays cheap.
+    ``creation_date`` is the same for every item of a template.
     """
 
     _MARK = 987654321
 
-    def __init__(self) -> None:
+    def __init__(self, creation_date: str | None = None) -> None:
         item = authorization_payload(0)
         item["authorization_id"] = self._MARK
+        if creation_date is not None:
+            item["creation_date"] = creation_date
         head, tail = _dumps(item).split(str(self._MARK).encode())
         self._head = head
         self._tail = tail
+
+    def items(self, ids: range) -> list[bytes]:
+        """The encoded items with these ids (no brackets, no commas)."""
+        head, tail = self._head, self._tail
+        return [head + str(i).encode() + tail for i in ids]
 
     def page(self, number: int, size: int, total: int) -> bytes:
         first = (number - 1) * size
         last = min(first + size, total)
         if first >= last:
             return b"[]"
-        head, tail = self._head, self._tail
-        parts = [head + str(700000000 + i).encode() + tail for i in range(first, last)]
+        return b"[" + b",".join(self.items(range(700000000 + first, 700000000 + last))) + b"]"
+
+
+class WindowPages:
+    """``GET authorizations`` pages for an inclusive creation-date window.
+
+    Every day holds ``per_day`` authorizations (ids ``700000000 + (ordinal % 10,000) *
+    100,000 + k``, so distinct across days and windows; ``creation_date`` on that day at
+    noon UTC); a window of n days lists its days in order, n * ``per_day`` items in all.
+    """
+
+    MAX_PER_DAY = 100_000
+
+    def __init__(self) -> None:
+        self._templates: dict[_dt.date, PageTemplate] = {}
+
+    def _template(self, day: _dt.date) -> PageTemplate:
+        template = self._templates.get(day)
+        if template is None:
+            if len(self._templates) > 4096:  # bounded cache
+                self._templates.clear()
+            template = self._templates[day] = PageTemplate(f"{day.isoformat()}T12:00:00Z")
+        return template
+
+    def page(self, first: _dt.date, last: _dt.date, number: int, size: int, per_day: int) -> bytes:
+        per_day = max(0, min(per_day, self.MAX_PER_DAY))
+        total = ((last - first).days + 1) * per_day
+        start = (number - 1) * size
+        stop = min(start + size, total)
+        if start >= stop or first > last:
+            return b"[]"
+        parts: list[bytes] = []
+        index = start
+        while index < stop:  # bounded: every pass moves `index` to the next day or `stop`
+            day = first + _dt.timedelta(days=index // per_day)
+            k = index % per_day
+            count = min(stop - index, per_day - k)
+            base = 700_000_000 + (day.toordinal() % 10_000) * 100_000
+            parts += self._template(day).items(range(base + k, base + k + count))
+            index += count
         return b"[" + b",".join(parts) + b"]"

@@ -11,7 +11,19 @@ Two implementations of the same routes:
 Routes (under ``/flexiti/pos-api``): ``POST v2.5/oauth/token``,
 ``GET v2.5/client-id/{id}/customers/lookup`` (a ~600-byte body),
 ``GET v2.5.1/client-id/{id}/authorizations?page_number=&page_size=&total=`` (generated
-pages), and ``GET /__stats`` / ``POST /__reset`` for request counters.
+pages), ``GET /__stats`` / ``POST /__reset`` for request counters and ``GET|POST
+/__config`` for settings.
+
+``authorizations``: ``total`` items, or without ``total`` the configured
+``authorizations_total`` (1,000 by default). With ``creation_date_from`` and/or
+``creation_date_to`` (inclusive ISO dates, one alone means that one day) it lists that
+window instead: ``per_day`` items per day (`WindowPages`), so windows never overlap.
+
+``latency_ms`` (0 by default) delays every API answer (not ``/__*``) by that long on the
+event loop (a timer, never a busy wait), so the server behaves like a remote API with many
+requests in flight at once; ``in_flight`` / ``max_in_flight`` in the counters are the API
+requests received and not yet answered (with latency 0 the raw server answers each one
+before reading the next, so at most 1).
 
 The parent runs ``python -m benchmarks._server`` through `ServerProcess`, which binds
 127.0.0.1 only, waits (bounded) until the server answers, and always kills it.
@@ -22,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as _dt
 import http.client
 import json
 import os
@@ -33,11 +46,12 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from ._payloads import LOOKUP_BODY, PageTemplate, token_body
+from ._payloads import LOOKUP_BODY, PageTemplate, WindowPages, token_body
 
 __all__ = ["HOST", "PREFIX", "ServerProcess", "asgi_app", "route"]
 
@@ -50,21 +64,67 @@ _NOT_FOUND = b'{"error":"not_found","error_description":"no such benchmark route
 _MAX_HEAD = 64 * 1024
 
 _pages = PageTemplate()
+_windows = WindowPages()
 _counters: dict[str, int] = {}
-_settings = {"token_ttl": 1200}
+_settings: dict[str, float] = {
+    "token_ttl": 1200,
+    "latency_ms": 0.0,
+    "authorizations_total": 1000,
+    "per_day": 1000,
+}
+_INT_SETTINGS = ("token_ttl", "authorizations_total", "per_day")
 
 
 def _reset() -> None:
+    in_flight = _counters.get("in_flight", 0)  # requests still waiting keep counting
     _counters.clear()
     _counters.update(requests=0, lookup=0, pages=0, client_credentials=0, refresh_token=0)
+    _counters.update(in_flight=in_flight, max_in_flight=in_flight)
 
 
 _reset()
 
 
-def route(method: str, target: str, body: bytes) -> tuple[int, bytes]:
-    """Answer one request: (status, JSON body). Shared by both server implementations."""
+def _configure(query: str) -> bytes:
+    for key, values in urllib.parse.parse_qs(query).items():
+        if key in _settings:
+            value = float(values[-1])
+            _settings[key] = int(value) if key in _INT_SETTINGS else max(0.0, value)
+    return json.dumps(_settings).encode()
+
+
+def _begin() -> None:
+    """An API request arrived (its answer is written by `_end`)."""
     _counters["requests"] += 1
+    in_flight = _counters["in_flight"] = _counters["in_flight"] + 1
+    if in_flight > _counters["max_in_flight"]:
+        _counters["max_in_flight"] = in_flight
+
+
+def _end() -> None:
+    _counters["in_flight"] -= 1
+
+
+def _window_dates(args: dict[str, list[str]]) -> tuple[_dt.date, _dt.date] | None:
+    first = args.get("creation_date_from", [None])[0]
+    last = args.get("creation_date_to", [None])[0]
+    if first is None and last is None:
+        return None
+    first_day = _dt.date.fromisoformat((first or last or "")[:10])
+    last_day = _dt.date.fromisoformat((last or first or "")[:10])
+    return first_day, last_day
+
+
+def is_api(target: str) -> bool:
+    """An API route (counted in flight, delayed by ``latency_ms``), not a ``/__*`` one."""
+    return not target.startswith("/__")
+
+
+def route(method: str, target: str, body: bytes) -> tuple[int, bytes]:
+    """Answer one request: (status, JSON body). Shared by both server implementations.
+
+    API requests must be bracketed by `_begin` / `_end` by the caller.
+    """
     path, _, query = target.partition("?")
     if method == "GET" and path.endswith(_LOOKUP_SUFFIX):
         _counters["lookup"] += 1
@@ -79,10 +139,18 @@ def route(method: str, target: str, body: bytes) -> tuple[int, bytes]:
         args = urllib.parse.parse_qs(query)
         number = int(args.get("page_number", ["1"])[0])
         size = int(args.get("page_size", ["100"])[0])
-        total = int(args.get("total", ["1000"])[0])
+        try:
+            window = _window_dates(args)
+        except ValueError:
+            return 400, b'{"error":"wrong_inputs","error_description":"bad creation date"}'
+        if window is not None:
+            return 200, _windows.page(*window, number, size, int(_settings["per_day"]))
+        total = int(args.get("total", [str(int(_settings["authorizations_total"]))])[0])
         return 200, _pages.page(number, size, total)
     if path == "/__stats":
         return 200, json.dumps(_counters).encode()
+    if path == "/__config":
+        return 200, _configure(query if method == "POST" else "")
     if method == "POST" and path == "/__reset":
         _reset()
         return 200, b"{}"
@@ -106,15 +174,64 @@ _LOOKUP_RESPONSE = _response(200, LOOKUP_BODY)
 
 
 class _HTTPProtocol(asyncio.Protocol):
-    """Minimal HTTP/1.1: keep-alive, pipelined requests, Content-Length request bodies."""
+    """Minimal HTTP/1.1: keep-alive, pipelined requests, Content-Length request bodies.
+
+    With ``latency_ms`` > 0 API answers are queued per connection (in request order) and
+    written by an event-loop timer once due; the loop keeps serving other connections.
+    """
 
     def __init__(self) -> None:
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
+        # Delayed answers, in request order: [due (loop time), response, close after].
+        self._queue: deque[tuple[float, bytes, bool]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for _ in self._queue:
+            _end()  # never answered: no longer in flight
+        self._queue.clear()
+
+    def _answer(self, response: bytes, close: bool) -> None:
+        """Write one API answer now, or queue it when a latency is configured."""
+        transport = self._transport
+        assert transport is not None
+        latency = _settings["latency_ms"]
+        if latency <= 0 and not self._queue:
+            _end()
+            transport.write(response)
+            if close:
+                transport.close()
+            return
+        loop = asyncio.get_running_loop()
+        self._queue.append((loop.time() + latency / 1000, response, close))
+        if self._timer is None:
+            self._timer = loop.call_at(self._queue[0][0], self._flush)
+
+    def _flush(self) -> None:
+        self._timer = None
+        transport = self._transport
+        assert transport is not None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        # Bounded by the queue length.
+        while self._queue and self._queue[0][0] <= now:
+            _, response, close = self._queue.popleft()
+            _end()
+            if transport.is_closing():
+                continue
+            transport.write(response)
+            if close:
+                transport.close()
+        if self._queue:
+            self._timer = loop.call_at(self._queue[0][0], self._flush)
 
     def data_received(self, data: bytes) -> None:
         transport = self._transport
@@ -153,15 +270,21 @@ class _HTTPProtocol(asyncio.Protocol):
                 return
             query_at = target.find("?")
             path_end = query_at if query_at >= 0 else len(target)
+            close = b"\r\nconnection: close" in head
             if method == "GET" and target.endswith(_LOOKUP_SUFFIX, 0, path_end):
-                _counters["requests"] += 1
+                _begin()
                 _counters["lookup"] += 1
-                transport.write(_LOOKUP_RESPONSE)  # the hot path: pre-encoded bytes
+                self._answer(_LOOKUP_RESPONSE, close)  # the hot path: pre-encoded bytes
+            elif is_api(target):
+                _begin()
+                status, payload = route(method, target, body)
+                self._answer(_response(status, payload), close)
             else:
                 status, payload = route(method, target, body)
                 transport.write(_response(status, payload))
-            if b"\r\nconnection: close" in head:
-                transport.close()
+                if close:
+                    transport.close()
+            if close:
                 return
 
 
@@ -197,7 +320,16 @@ async def asgi_app(
     target = scope["path"]
     if scope["query_string"]:
         target += "?" + scope["query_string"].decode("latin-1")
-    status, payload = route(scope["method"], target, body)
+    if is_api(target):
+        _begin()
+        try:
+            status, payload = route(scope["method"], target, body)
+            if _settings["latency_ms"] > 0:
+                await asyncio.sleep(_settings["latency_ms"] / 1000)
+        finally:
+            _end()
+    else:
+        status, payload = route(scope["method"], target, body)
     headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
@@ -236,11 +368,13 @@ def _main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="flexiti-async benchmark server (loopback)")
     parser.add_argument("--kind", choices=("raw", "uvicorn"), default="raw")
     parser.add_argument("--token-ttl", type=int, default=1200)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay API answers")
     parser.add_argument("--cpu", type=int, default=None, help="pin the server to this CPU")
     args = parser.parse_args(argv)
     if args.cpu is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.cpu})
     _settings["token_ttl"] = args.token_ttl
+    _settings["latency_ms"] = max(0.0, args.latency_ms)
     # The parent holds our stdin open; EOF means it is gone, so never outlive it.
     threading.Thread(target=_exit_on_stdin_eof, daemon=True).start()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -333,7 +467,7 @@ class ServerProcess:
                 time.sleep(0.05)
         raise RuntimeError(f"the {self.kind} benchmark server does not answer")
 
-    def _call(self, method: str, path: str) -> dict[str, int]:
+    def _call(self, method: str, path: str) -> dict[str, Any]:
         connection = http.client.HTTPConnection(HOST, self.port, timeout=10)
         try:
             connection.request(method, path, body=b"" if method == "POST" else None)
@@ -343,11 +477,23 @@ class ServerProcess:
             connection.close()
 
     def stats(self) -> dict[str, int]:
-        """The server's request counters (token grants by type, lookups, pages)."""
+        """The server's request counters (token grants by type, lookups, pages, in flight)."""
         return self._call("GET", "/__stats")
 
     def reset(self) -> None:
         self._call("POST", "/__reset")
+
+    def configure(self, **settings: float) -> dict[str, Any]:
+        """Change settings (``latency_ms``, ``authorizations_total``, ``per_day``,
+        ``token_ttl``) for every later request; returns them all.
+
+        >>> server.configure(latency_ms=5, per_day=3000)    # doctest: +SKIP
+        """
+        query = urllib.parse.urlencode(settings)
+        return self._call("POST", "/__config" + (f"?{query}" if query else ""))
+
+    def settings(self) -> dict[str, Any]:
+        return self._call("GET", "/__config")
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None

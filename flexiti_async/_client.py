@@ -185,7 +185,12 @@ class _Family:
     async def send(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` and read the whole body (what ``AsyncClient.send`` does for us)."""
         if not self.direct:
-            return await self.http.send(request)
+            response = await self.http.send(request)
+            # httpx 0.28 leaves the read response in a reference cycle with its stream
+            # (encode/httpx#3733), so every body waited for a full GC pass: paging through
+            # an injected client held ~8 pages. The body is read and closed; cut the cycle.
+            response.stream = httpx.ByteStream(b"")
+            return response
         # The transport for this URL: the default one, or a proxy mount (HTTPS_PROXY...).
         transport = self.http._transport_for_url(request.url)
         response = await transport.handle_async_request(request)

@@ -557,9 +557,11 @@ class ItemIterator(Generic[T]):
     async def __anext__(self) -> T:
         # Bounded: each pass takes one more page, and the page stream is finite.
         while self._index >= len(self._items):
+            # Let the finished page go before the next one is fetched and parsed: holding
+            # it here would keep two pages of models alive at the peak instead of one.
+            self._items = ()
             page = await self._pages._next()
             if page is None:
-                self._items = ()
                 raise StopAsyncIteration
             self._items, self._index = page.items, 0
         item = self._items[self._index]

@@ -6,6 +6,7 @@ asserts what happened on the wire (connections opened, reused, dropped), never t
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -280,3 +281,27 @@ async def test_an_environment_proxy_still_carries_the_clients_requests(
         async with client:
             assert await client.request("GET", "anything", idempotent=True) == {"ok": True}
         assert proxy.requests == 2  # the token grant and the call, both via the proxy
+
+
+@pytest.mark.parametrize("injected", [True, False], ids=["injected-client", "own-client"])
+async def test_read_responses_are_freed_without_waiting_for_the_gc(injected: bool) -> None:
+    """httpx 0.28 leaves a sent response in a reference cycle with its stream; the client
+    cuts it, so paging does not hold pages until the next full GC pass."""
+    server = _Server()
+    async with _serve(server) as base:
+        http = httpx.AsyncClient() if injected else None
+        client = FlexitiClient("id", "secret", base_url=base + "/", http_client=http)
+        async with client:
+            await client.request("GET", "warm-up", idempotent=True)
+            gc.collect()
+            gc.disable()
+            try:
+                for _ in range(10):
+                    await client.request("GET", "anything", idempotent=True)
+                alive = sum(isinstance(o, httpx.Response) for o in gc.get_objects())
+            finally:
+                gc.enable()
+        if http is not None:
+            await http.aclose()
+        assert server.requests == 12
+        assert alive == 0
