@@ -18,7 +18,6 @@ import httpx
 
 from . import _converter
 from ._auth import AccessToken, InMemoryTokenStore, TokenManager, TokenStore
-from ._pool import use_admitted_pool
 from ._redact import SecretRegistry, redact_text
 from ._reference import current_reference_id, new_reference_id
 from ._retry import Delivery, RetryPolicy, classify_transport_error, parse_retry_after
@@ -1026,6 +1025,9 @@ def _build_http_client(
                 field="transport",
             ) from None
         return httpx.AsyncClient(transport=aiohttp_transport, timeout=timeout)
+    # Imported here: _pool needs httpcore, which httpx itself imports only for a transport.
+    from ._pool import use_admitted_pool
+
     client = httpx.AsyncClient(limits=limits, timeout=timeout, http2=http2)
     # The admission limiter already keeps requests from waiting for connections, so the
     # pool can hand them out in O(1) instead of httpcore's per-request scan (see _pool).
