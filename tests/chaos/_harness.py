@@ -35,6 +35,7 @@ import anyio
 
 import flexiti_async
 from flexiti_async import FlexitiClient, RetryPolicy, errors
+from flexiti_async._pool import AdmittedConnectionPool
 from flexiti_async.models import FinancingOption, TransactionType, VerifyFormat
 from flexiti_async.testing import Fault, FaultRule, FlexitiSandbox, SandboxClock
 
@@ -450,11 +451,13 @@ class ChaosRun:
         pool = getattr(family.http._transport, "_pool", None)
         if pool is None:  # the aiohttp transport has no httpcore pool to inspect
             return
-        busy = [c for c in pool.connections if not (c.is_idle() or c.is_closed())]
+        if isinstance(pool, AdmittedConnectionPool):  # the client's own HTTP/1.1 pool
+            busy = pool.in_use
+        else:  # httpcore's (HTTP/2)
+            busy = sum(not (c.is_idle() or c.is_closed()) for c in pool.connections)
+            busy += len(pool._requests)
         if busy:
-            self.problems["leaks"].append(f"{where}: {len(busy)} connections checked out")
-        if pool._requests:
-            self.problems["leaks"].append(f"{where}: {len(pool._requests)} requests in the pool")
+            self.problems["leaks"].append(f"{where}: {busy} connections or requests checked out")
 
     def check_outcomes(self) -> None:
         for op in self.ops:
