@@ -44,7 +44,7 @@ def bench(session: nox.Session) -> None:
     """Benchmarks against raw httpx, aiohttp and pydantic; writes benchmarks/results/.
 
     Without arguments this is the quick configuration (fewer calls and rounds, a few minutes
-    on 2 cores); ``nox -s bench -- --full`` runs the full issue-sized set (about 20 minutes).
+    on 2 cores); ``nox -s bench -- --full`` runs the full issue-sized set (about 15 minutes).
     """
     session.install("-e", ".[bench,sandbox,cli]")
     args = list(session.posargs)
