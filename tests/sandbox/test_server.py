@@ -67,7 +67,9 @@ async def test_drop_after_over_sockets(sandbox: FlexitiSandbox) -> None:
 
 
 async def test_in_flight_high_water_mark(sandbox: FlexitiSandbox) -> None:
-    sandbox.faults.add(route="terms", fault=Fault.latency(0.2))
+    # Long enough that the five requests overlap even when opening five connections to the
+    # server thread (trio) is slow on a loaded machine: 0.2 s flaked once.
+    sandbox.faults.add(route="terms", fault=Fault.latency(1.0))
     async with sandbox.serve() as base_url, httpx.AsyncClient(base_url=base_url) as http:
         api = await Api(http, sandbox).login()
         async with anyio.create_task_group() as tg:
