@@ -50,7 +50,10 @@ class AdmittedConnectionPool:
 
     It never queues: a request with no idle connection opens a new one. That is safe only
     behind an admission limiter sized to the pool (the FlexitiClient's), which bounds the
-    connections in use; at most ``max_keepalive_connections`` idle ones are kept.
+    connections in use; at most ``max_keepalive_connections`` idle ones are kept per origin.
+    Idle connections are reused most recently used first, so after a burst the surplus at
+    the bottom of a list is only checked (and closed if the server dropped it) when a
+    later burst reaches it, or when the pool closes.
     """
 
     def __init__(self, *, max_keepalive_connections: int, **connection_settings: Any) -> None:
