@@ -227,6 +227,9 @@ async def test_the_clients_own_http1_transport_uses_the_admitted_pool() -> None:
     client = FlexitiClient("id", "secret", base_url="http://127.0.0.1:9")
     async with client:
         assert isinstance(_pool_of(client._family.http), AdmittedConnectionPool)
+
+
+async def test_an_http2_client_keeps_httpcores_pool() -> None:
     http2 = FlexitiClient("id", "secret", base_url="http://127.0.0.1:9", http2=True)
     async with http2:
         # HTTP/2 multiplexes on one connection: httpcore's pool does that, ours does not.
