@@ -752,8 +752,8 @@ class FlexitiClient:
                 if family.closed:
                     # aclose() closed the pool under this request: say so, and do not
                     # retry (the retry would only meet the closed client).
-                    raise self._closed_error(
-                        exc, delivery, idempotent, method, path, reference
+                    raise self._transport_error(
+                        exc, delivery, idempotent, method, path, reference, closed=True
                     ) from None
                 if policy.retryable_transport(delivery, idempotent=idempotent) and (
                     retries < policy.max_retries
@@ -895,18 +895,33 @@ class FlexitiClient:
         method: str,
         path: str,
         reference: str,
+        *,
+        closed: bool = False,
     ) -> FlexitiError:
+        """The error for a request that got no answer; ``closed``: because aclose() ran."""
         what = self._describe(exc)
+        request = f"{method} {path}"
+        if closed:
+            request = f"the FlexitiClient was closed while {request} was in flight"
         if delivery is Delivery.MAYBE_SENT and not idempotent:
+            message = (
+                f"{request} ({what}): it may have reached Flexiti and was not resent."
+                if closed
+                else f"{request} may have reached Flexiti but no answer came back ({what}); "
+                "it was not resent."
+            )
             return OutcomeUnknownError(
-                f"{method} {path} may have reached Flexiti but no answer came back ({what}); "
-                "it was not resent. Check its outcome before retrying.",
+                f"{message} Check its outcome before retrying.",
                 reference_id=reference,
                 method=method,
                 path=path,
             )
+        if closed:
+            return ClientClosedError(
+                f"{request} ({what}); it was not retried", reference_id=reference
+            )
         cls = APITimeoutError if isinstance(exc, httpx.TimeoutException) else APIConnectionError
-        return cls(f"{method} {path} failed: {what}", reference_id=reference)
+        return cls(f"{request} failed: {what}", reference_id=reference)
 
     def _describe(self, exc: httpx.HTTPError) -> str:
         """``Type: message`` for an httpx error, redacted, with its request scrubbed.
@@ -929,31 +944,6 @@ class FlexitiClient:
             text = str(cause)
             cause = cause.__cause__ or cause.__context__
         return redact_text(f"{type(exc).__name__}: {text}", self._family.secrets.values)
-
-    def _closed_error(
-        self,
-        exc: httpx.TransportError,
-        delivery: Delivery,
-        idempotent: bool,
-        method: str,
-        path: str,
-        reference: str,
-    ) -> FlexitiError:
-        what = self._describe(exc)
-        if delivery is Delivery.MAYBE_SENT and not idempotent:
-            return OutcomeUnknownError(
-                f"the FlexitiClient was closed while {method} {path} was in flight ({what}): "
-                "it may have reached Flexiti and was not resent. Check its outcome before "
-                "retrying.",
-                reference_id=reference,
-                method=method,
-                path=path,
-            )
-        return ClientClosedError(
-            f"the FlexitiClient was closed while {method} {path} was in flight ({what}); "
-            "it was not retried",
-            reference_id=reference,
-        )
 
     def _status_error(
         self,
