@@ -7,19 +7,17 @@ the caller's loop only waits on thread events (bounded).
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import ssl
-import threading
 from collections.abc import AsyncIterator, Generator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-import anyio
-import anyio.to_thread
 import trustme
 import uvicorn
+
+from flexiti_async.testing._server import serving_in_thread
 
 __all__ = ["client_context", "serve_in_thread", "serve_tls"]
 
@@ -67,42 +65,15 @@ async def serve_in_thread(app: object, **options: Any) -> AsyncIterator[tuple[st
     settings.update(options)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, **settings)  # type: ignore[arg-type]
     server = _QuietServer(config)
-    started = threading.Event()
-    failure: list[BaseException] = []
-
-    async def main() -> None:
-        task = asyncio.ensure_future(server.serve(sockets=[sock]))
-        for _ in range(int(STARTUP_TIMEOUT / 0.005)):  # bounded wait for startup
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.005)
-        started.set()
-        await task
-
-    def run() -> None:
-        try:
-            asyncio.run(main())
-        except BaseException as exc:  # reported to the caller
-            failure.append(exc)
-        finally:
-            started.set()
-
-    thread = threading.Thread(target=run, name=f"test-server-{port}", daemon=True)
-    thread.start()
+    serving = serving_in_thread(server, sock, STARTUP_TIMEOUT, name=f"test-server-{port}")
     try:
-        await anyio.to_thread.run_sync(started.wait, STARTUP_TIMEOUT)
-        if failure or not server.started:
-            raise RuntimeError("the test server did not start") from (
-                failure[0] if failure else None
-            )
-        yield f"127.0.0.1:{port}", server
+        async with serving as (thread, failure):
+            yield f"127.0.0.1:{port}", server
     finally:
-        server.should_exit = True
-        await anyio.to_thread.run_sync(thread.join, STARTUP_TIMEOUT + 10)
         sock.close()
-        assert not thread.is_alive(), "the test server did not stop"
-        if failure:
-            raise RuntimeError("the test server failed") from failure[0]
+    assert not thread.is_alive(), "the test server did not stop"
+    if failure:
+        raise RuntimeError("the test server failed") from failure[0]
 
 
 @asynccontextmanager

@@ -134,6 +134,25 @@ async def serve_app(
             sock.close()
         return
     server = uvicorn.Server(_config(app, host, real_port))
+    try:
+        async with serving_in_thread(
+            server, sock, startup_timeout, name=f"flexiti-sandbox-{real_port}"
+        ):
+            yield base_url
+    finally:
+        sock.close()
+
+
+@asynccontextmanager
+async def serving_in_thread(
+    server: uvicorn.Server, sock: socket.socket, startup_timeout: float, *, name: str
+) -> AsyncIterator[tuple[threading.Thread, list[BaseException]]]:
+    """Run ``server`` on ``sock`` in a thread with its own asyncio loop until the block ends.
+
+    Waits (bounded) until uvicorn has started, raising RuntimeError if it did not; yields the
+    thread and the list that collects its failure, if any; on exit asks the server to stop and
+    joins the thread (bounded). Shared by trio-side serving and the TLS test servers.
+    """
     started = threading.Event()
     failure: list[BaseException] = []
 
@@ -154,20 +173,18 @@ async def serve_app(
         finally:
             started.set()
 
-    thread = threading.Thread(target=run, name=f"flexiti-sandbox-{real_port}", daemon=True)
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     try:
         await anyio.to_thread.run_sync(started.wait, startup_timeout)
         if failure or not server.started:
-            server.should_exit = True
-            raise RuntimeError("the sandbox server did not start") from (
+            raise RuntimeError(f"{name}: the server did not start") from (
                 failure[0] if failure else None
             )
-        yield base_url
+        yield thread, failure
     finally:
         server.should_exit = True
-        await anyio.to_thread.run_sync(thread.join, startup_timeout + 5)
-        sock.close()
+        await anyio.to_thread.run_sync(thread.join, startup_timeout + 10)
 
 
 def run_forever(
