@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import gc
-import importlib.util
 import time
 import tracemalloc
 from typing import Any
@@ -58,13 +57,6 @@ CELLS = [
     *((latency, limit, 0) for latency in LATENCIES_MS for limit in LIMITS),
     *((latency, 1, 1) for latency in LATENCIES_MS),
 ]
-
-
-def available() -> bool:
-    return all(
-        importlib.util.find_spec(name) is not None
-        for name in ("flexiti_async.concurrency", "flexiti_async.pagination")
-    )
 
 
 def _key(latency: float, limit: int, prefetch: int) -> str:
@@ -98,10 +90,6 @@ async def _consume(
 
 
 async def run(ctx: Context, server: ServerProcess) -> dict[str, Any]:
-    if not available():
-        message = "skipped: flexiti_async.concurrency is not there yet"
-        print("  " + message)
-        return {"title": TITLE, "text": message, "skipped": True}
     from flexiti_async import FlexitiClient
 
     per_day = ctx.n(3_200, 600)  # 7 pages a day (the last one short), 2 under --quick

@@ -18,7 +18,6 @@ that adds up to a few pages on top of what the paginator holds.
 from __future__ import annotations
 
 import gc
-import importlib.util
 import time
 import tracemalloc
 from typing import Any
@@ -32,10 +31,6 @@ TITLE = "Paging: AsyncPaginator, page_size 500, prefetch 0 / 1"
 
 PAGE_SIZE = 500
 PREFETCH = (0, 1)
-
-
-def available() -> bool:
-    return importlib.util.find_spec("flexiti_async.pagination") is not None
 
 
 def _paginator(client: Any, server: ServerProcess, total: int, prefetch: int) -> Any:
@@ -56,10 +51,6 @@ async def _consume(paginator: Any, prefetch: int) -> int:
 
 
 async def run(ctx: Context, server: ServerProcess) -> dict[str, Any]:
-    if not available():
-        message = "skipped: flexiti_async.pagination is not there yet"
-        print("  " + message)
-        return {"title": TITLE, "text": message, "skipped": True}
     from flexiti_async import FlexitiClient
 
     total = ctx.n(1_000_000, 50_000)
