@@ -13,6 +13,7 @@ from ._client import DEFAULT_MAX_CONCURRENCY, DEFAULT_TIMEOUT, FlexitiClient
 from ._redact import RedactingFilter, install_httpx_log_filter
 from ._reference import current_reference_id, reference_id
 from ._retry import RetryPolicy
+from ._stores import FileTokenStore, RedisTokenStore
 from ._version import __version__
 from .environments import Environment
 from .errors import (
@@ -42,6 +43,7 @@ __all__ = [
     "ConflictError",
     "Environment",
     "ErrorCode",
+    "FileTokenStore",
     "FlexitiClient",
     "FlexitiError",
     "InMemoryTokenStore",
@@ -51,6 +53,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RedactingFilter",
+    "RedisTokenStore",
     "RetryPolicy",
     "ServerError",
     "TokenManager",
