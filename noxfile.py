@@ -1,10 +1,13 @@
-"""Developer tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``bench``, ``chaos``."""
+"""Developer tasks: ``nox -s tests``, ``lint``, ``typecheck``, ``docs``, ``bench``, ``chaos``."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
 nox.options.default_venv_backend = "venv"
 
 LINT_PATHS = ["flexiti_async", "tests", "benchmarks", "examples", "noxfile.py"]
@@ -37,6 +40,21 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict on the package."""
     session.install("-e", ".[test]", "mypy==2.4.1")  # pinned, like ruff
     session.run("mypy", "--strict", "flexiti_async")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The docs site: type-check every Python example on it, then ``mkdocs build --strict``.
+
+    The examples marked to run are executed by the test suite (tests/test_docs_examples.py).
+    """
+    session.install("-e", ".[docs,test]", "mypy==2.4.1")
+    examples = Path(session.create_tmp()) / "docs-examples"
+    shutil.rmtree(examples, ignore_errors=True)
+    session.run("python", "-m", "tests.test_docs_examples", str(examples), silent=True)
+    session.run("mypy", "--strict", str(examples))
+    site = Path(session.create_tmp()) / "site"
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(site))
 
 
 @nox.session
