@@ -1,0 +1,316 @@
+"""OpenTelemetry spans and metrics for every call (a no-op unless the client asks for them).
+
+Telemetry is opt-in per client, ``FlexitiClient(..., telemetry=True)``, never switched on by
+the mere presence of an OpenTelemetry SDK: a payments client should not start emitting data
+(and paying for it) because some other part of the application configured a tracer. With
+telemetry off the client holds ``None`` instead of a `Recorder`, and ``opentelemetry`` is
+never imported.
+
+One logical call (``customers.lookup``, a token grant) is one CLIENT span named
+``flexiti <operation>``. Each attempt is an event on it (``flexiti.attempt``); a token grant
+made on behalf of a call is a child span of that call. Attributes follow the HTTP client
+semantic conventions, with ``url.template`` the path *template* (the query string can hold a
+card number and is never recorded), plus ``flexiti.reference_id``, ``flexiti.retries`` and
+``flexiti.outcome``. Nothing from a request or response body, header or exception message is
+recorded: only class names, status codes and the path template.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._version import __version__
+from .errors import (
+    APIStatusError,
+    InvalidRequestError,
+    OutcomeUnknownError,
+)
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.trace import Span
+
+__all__ = ["Recorder", "Telemetry", "operation_for", "recorder_for"]
+
+_SCOPE = "flexiti_async"
+
+#: (method, path template) -> operation name; the span is named ``flexiti <operation>``.
+_OPERATIONS: dict[tuple[str, str], str] = {
+    ("POST", "oauth/token"): "oauth.token",
+    ("GET", "customers/search"): "customers.search",
+    ("GET", "customers/lookup"): "customers.lookup",
+    ("POST", "customers/driverslicense"): "customers.decode_drivers_license",
+    ("POST", "account/{account_number}/verify"): "accounts.verify",
+    ("POST", "accounts/{account_number}/calculate-interest"): "accounts.calculate_interest",
+    ("POST", "accounts/{account_number}/close"): "accounts.close",
+    ("POST", "accounts/{account_number}/refund"): "accounts.refund",
+    ("POST", "apply"): "applications.apply",
+    ("POST", "authorization"): "authorizations.create",
+    ("GET", "authorization/{authorization_id}"): "authorizations.retrieve",
+    ("GET", "authorizations"): "authorizations.list",
+    ("POST", "authorization/{authorization_id}/capture"): "authorizations.capture",
+    ("POST", "authorization/{authorization_id}/release"): "authorizations.release",
+    (
+        "POST",
+        "authorization/{authorization_id}/capture/{capture_id}/return",
+    ): "authorizations.return_capture",
+    ("GET", "captures"): "captures.list",
+    ("POST", "transactions"): "transactions.create",
+    ("POST", "widget/init"): "widget.init",
+    ("GET", "terms-and-conditions"): "content.terms_and_conditions",
+    ("GET", "i18n"): "content.i18n",
+    ("POST", "merchants/login"): "merchants.login",
+}
+
+#: The placeholder for a path segment that carries an identifier, by the segment before it.
+_PLACEHOLDERS = {
+    "account": "{account_number}",
+    "accounts": "{account_number}",
+    "authorization": "{authorization_id}",
+    "capture": "{capture_id}",
+}
+
+
+@attrs.frozen
+class Telemetry:
+    """Where a client's telemetry goes: ``FlexitiClient(..., telemetry=Telemetry(...))``.
+
+    ``telemetry=True`` is ``Telemetry()``: the globally configured OpenTelemetry tracer and
+    meter providers. Pass providers to send one client's telemetry elsewhere (tests use the
+    SDK's in-memory exporters this way). Needs the ``otel`` extra (``opentelemetry-api``).
+    """
+
+    #: An ``opentelemetry.trace.TracerProvider``; None for the global one.
+    tracer_provider: Any = None
+    #: An ``opentelemetry.metrics.MeterProvider``; None for the global one.
+    meter_provider: Any = None
+
+
+def path_template(path: str) -> str:
+    """The low-cardinality template of an API path: identifiers become placeholders.
+
+    Any segment holding a digit is an identifier (an account number, an authorization id, a
+    card number in a hand-written escape-hatch path), so none of them reaches a span.
+    """
+    segments = path.split("?", 1)[0].strip("/").split("/")
+    previous = ""
+    for index, segment in enumerate(segments):
+        if any(ch.isdigit() for ch in segment):
+            segments[index] = _PLACEHOLDERS.get(previous, "{id}")
+        previous = segment
+    return "/".join(segments)
+
+
+def operation_for(method: str, path: str) -> tuple[str, str]:
+    """``(operation name, path template)`` of a call, e.g. ``("customers.lookup",
+    "customers/lookup")``; a path the client does not wrap is ``request``."""
+    template = path_template(path)
+    return _OPERATIONS.get((method, template), "request"), template
+
+
+def _outcome(error: BaseException | None) -> str:
+    if error is None:
+        return "ok"
+    if isinstance(error, OutcomeUnknownError):
+        return "outcome_unknown"
+    return type(error).__name__
+
+
+def _error_type(error: BaseException) -> str:
+    # The semantic conventions: the status code for an error status, else the class name.
+    if isinstance(error, APIStatusError):
+        return str(error.status_code)
+    return type(error).__name__
+
+
+class _OTel:
+    """The OpenTelemetry functions a call uses, imported once (not once per call)."""
+
+    __slots__ = (
+        "attach",
+        "client_kind",
+        "detach",
+        "error_status",
+        "get_current",
+        "set_span_in_context",
+    )
+
+    def __init__(self) -> None:
+        from opentelemetry import context, trace
+
+        self.attach = context.attach
+        self.detach = context.detach
+        self.get_current = context.get_current
+        self.set_span_in_context = trace.set_span_in_context
+        self.client_kind = trace.SpanKind.CLIENT
+        self.error_status = trace.StatusCode.ERROR
+
+
+class Call:
+    """One logical call in progress: its span (current while it runs) and its attributes."""
+
+    __slots__ = ("_attributes", "_recorder", "_span", "_started", "_token")
+
+    def __init__(
+        self, recorder: Recorder, span: Span, attributes: dict[str, Any], parent: Context
+    ) -> None:
+        self._recorder = recorder
+        self._span = span
+        self._attributes = attributes
+        self._started = time.perf_counter()
+        # Current while the call runs, so a token grant it triggers nests under it.
+        self._token = recorder.otel.attach(recorder.otel.set_span_in_context(span, parent))
+        recorder.in_flight.add(1, attributes)
+
+    def attempt(self, number: int, *, status: int | None, error: BaseException | None) -> None:
+        """Record one attempt (an HTTP exchange, or a transport error) as a span event."""
+        event: dict[str, Any] = {"flexiti.attempt": number}
+        if number > 1:
+            event["http.request.resend_count"] = number - 1
+        if status is not None:
+            event["http.response.status_code"] = status
+        if error is not None:
+            event["error.type"] = type(error).__name__
+        self._span.add_event("flexiti.attempt", event)
+
+    def finish(self, *, status: int | None, error: BaseException | None, retries: int) -> None:
+        """End the span and record the call's metrics; call exactly once."""
+        recorder = self._recorder
+        span = self._span
+        elapsed = time.perf_counter() - self._started
+        outcome = _outcome(error)
+        span.set_attribute("flexiti.retries", retries)
+        span.set_attribute("flexiti.outcome", outcome)
+        if status is None and isinstance(error, APIStatusError):
+            status = error.status_code
+        if status is not None:
+            span.set_attribute("http.response.status_code", status)
+        measured = dict(self._attributes)
+        measured["flexiti.outcome"] = outcome
+        if status is not None:
+            measured["http.response.status_code"] = status
+        if error is not None:
+            error_type = _error_type(error)
+            span.set_attribute("error.type", error_type)
+            span.set_status(recorder.otel.error_status, type(error).__name__)
+            measured["error.type"] = error_type
+        recorder.in_flight.add(-1, self._attributes)
+        recorder.duration.record(elapsed, measured)
+        if retries:
+            recorder.retries.add(retries, self._attributes)
+        if error is None and self._attributes["flexiti.operation"] == "oauth.token":
+            recorder.grants.add(1, self._attributes)
+        try:
+            recorder.otel.detach(self._token)
+        finally:
+            span.end()
+
+
+class Recorder:
+    """A client's tracer and instruments (built once per client, shared by its derivatives)."""
+
+    __slots__ = (
+        "admission",
+        "duration",
+        "grants",
+        "in_flight",
+        "otel",
+        "retries",
+        "server_address",
+        "server_port",
+        "tracer",
+    )
+
+    def __init__(self, config: Telemetry, base_url: str) -> None:
+        from opentelemetry import metrics, trace
+
+        self.otel = _OTel()
+        url = urllib.parse.urlsplit(base_url)
+        self.server_address = url.hostname or ""
+        self.server_port = url.port or (443 if url.scheme == "https" else 80)
+        self.tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider=config.tracer_provider)
+        meter = metrics.get_meter(_SCOPE, __version__, meter_provider=config.meter_provider)
+        self.duration = meter.create_histogram(
+            "flexiti.client.request.duration",
+            unit="s",
+            description="Duration of a call, its retries and admission wait included.",
+        )
+        self.retries = meter.create_counter(
+            "flexiti.client.retries", unit="{retry}", description="Attempts resent."
+        )
+        self.grants = meter.create_counter(
+            "flexiti.client.token.grants", unit="{grant}", description="Tokens obtained."
+        )
+        self.admission = meter.create_histogram(
+            "flexiti.client.admission.wait_time",
+            unit="s",
+            description="Time a request waited for admission to the connection pool.",
+        )
+        self.in_flight = meter.create_up_down_counter(
+            "flexiti.client.active_requests",
+            unit="{request}",
+            description="Calls in progress (waiting for admission, or in flight).",
+        )
+
+    def start(
+        self, method: str, path: str, *, reference_id: str | None, grant_type: str | None = None
+    ) -> Call:
+        """Open the span of one logical call; the caller must `Call.finish` it."""
+        operation, template = operation_for(method, path)
+        attributes: dict[str, Any] = {
+            "flexiti.operation": operation,
+            "http.request.method": method,
+            "url.template": template,
+            "server.address": self.server_address,
+            "server.port": self.server_port,
+        }
+        if grant_type is not None:
+            attributes["flexiti.grant_type"] = grant_type
+        parent = self.otel.get_current()
+        span = self.tracer.start_span(
+            f"flexiti {operation}",
+            context=parent,
+            kind=self.otel.client_kind,
+            attributes=attributes,
+        )
+        if reference_id is not None:
+            span.set_attribute("flexiti.reference_id", reference_id)
+        return Call(self, span, attributes, parent)
+
+    def admission_wait(self, seconds: float, method: str, path: str) -> None:
+        """Record how long one request waited for admission (0.0 when it did not wait)."""
+        self.admission.record(
+            seconds,
+            {
+                "http.request.method": method,
+                "url.template": path_template(path),
+                "server.address": self.server_address,
+            },
+        )
+
+
+def recorder_for(option: bool | Telemetry | None, base_url: str) -> Recorder | None:
+    """The recorder for a client's ``telemetry`` option: None when off (the default).
+
+    Raises `InvalidRequestError` for a value that is not a bool or a `Telemetry`, and when
+    telemetry is asked for but ``opentelemetry-api`` is not installed.
+    """
+    if option is None or option is False:
+        return None
+    if option is True:
+        option = Telemetry()
+    if not isinstance(option, Telemetry):
+        raise InvalidRequestError(
+            "telemetry must be True, False or a flexiti_async.Telemetry", field="telemetry"
+        )
+    try:
+        return Recorder(option, base_url)
+    except ImportError:
+        raise InvalidRequestError(
+            "telemetry needs OpenTelemetry: pip install 'flexiti-async[otel]'",
+            field="telemetry",
+        ) from None

@@ -1,0 +1,221 @@
+"""The telemetry recorder on its own: names, templates, attributes and metrics, no network.
+
+The span and metric data come from the OpenTelemetry SDK's in-memory exporter and reader;
+the request path's use of the recorder is tested over loopback in test_telemetry.py.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from flexiti_async import errors
+from flexiti_async._telemetry import Telemetry, operation_for, path_template, recorder_for
+
+pytestmark = pytest.mark.needs_service("opentelemetry-sdk")
+
+
+@dataclass
+class Otel:
+    spans: Any
+    metrics: Any
+    telemetry: Telemetry
+
+    def points(self, name: str) -> list[Any]:
+        data = self.metrics.get_metrics_data()
+        found = []
+        for resource in data.resource_metrics if data else ():
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    if metric.name == name:
+                        found.extend(metric.data.data_points)
+        return found
+
+
+@pytest.fixture
+def otel() -> Iterator[Otel]:
+    sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    tracer_provider = sdk_trace.TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    yield Otel(exporter, reader, Telemetry(tracer_provider, meter_provider))
+    tracer_provider.shutdown()
+    meter_provider.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "operation", "template"),
+    [
+        ("GET", "customers/lookup", "customers.lookup", "customers/lookup"),
+        ("POST", "account/100000001/verify", "accounts.verify", "account/{account_number}/verify"),
+        (
+            "POST",
+            "accounts/100000001/calculate-interest",
+            "accounts.calculate_interest",
+            "accounts/{account_number}/calculate-interest",
+        ),
+        ("POST", "authorization", "authorizations.create", "authorization"),
+        (
+            "GET",
+            "authorization/42",
+            "authorizations.retrieve",
+            "authorization/{authorization_id}",
+        ),
+        (
+            "POST",
+            "authorization/42/capture/7/return",
+            "authorizations.return_capture",
+            "authorization/{authorization_id}/capture/{capture_id}/return",
+        ),
+        ("GET", "authorizations", "authorizations.list", "authorizations"),
+        ("POST", "oauth/token", "oauth.token", "oauth/token"),
+        # The escape hatch: a path the client does not wrap, identifiers still hidden.
+        ("GET", "cards/4111111111111111/limits", "request", "cards/{id}/limits"),
+    ],
+)
+def test_operation_names_and_templates(
+    method: str, path: str, operation: str, template: str
+) -> None:
+    assert operation_for(method, path) == (operation, template)
+
+
+def test_a_template_never_carries_the_query_string() -> None:
+    assert path_template("customers/lookup?vcc_number=4111111111111111") == "customers/lookup"
+
+
+def test_off_is_none_and_bad_values_are_refused() -> None:
+    assert recorder_for(False, "https://example.test") is None
+    assert recorder_for(None, "https://example.test") is None
+    with pytest.raises(errors.InvalidRequestError, match="telemetry must be"):
+        recorder_for("yes", "https://example.test")  # type: ignore[arg-type]
+
+
+def test_asking_for_telemetry_without_the_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(sys.modules):
+        if name == "opentelemetry" or name.startswith("opentelemetry."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "opentelemetry", None)  # import fails
+    with pytest.raises(errors.InvalidRequestError, match=r"flexiti-async\[otel\]"):
+        recorder_for(True, "https://example.test")
+
+
+def test_the_package_does_not_import_opentelemetry_when_telemetry_is_off() -> None:
+    code = (
+        "import sys, flexiti_async\n"
+        "c = flexiti_async.FlexitiClient('id', 'secret', base_url='http://127.0.0.1:9')\n"
+        "assert not [m for m in sys.modules if m.startswith('opentelemetry')], 'imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_call_is_one_client_span_with_an_event_per_attempt(otel: Otel) -> None:
+    from opentelemetry.trace import SpanKind, StatusCode
+
+    recorder = recorder_for(otel.telemetry, "https://pos.example.test/flexiti/pos-api")
+    assert recorder is not None
+    call = recorder.start("GET", "authorization/42", reference_id="ref-1")
+    call.attempt(1, status=503, error=None)
+    call.attempt(2, status=200, error=None)
+    call.finish(status=200, error=None, retries=1)
+
+    (span,) = otel.spans.get_finished_spans()
+    assert span.name == "flexiti authorizations.retrieve"
+    assert span.kind is SpanKind.CLIENT
+    assert span.status.status_code is StatusCode.UNSET
+    assert dict(span.attributes) == {
+        "flexiti.operation": "authorizations.retrieve",
+        "http.request.method": "GET",
+        "url.template": "authorization/{authorization_id}",
+        "server.address": "pos.example.test",
+        "server.port": 443,
+        "flexiti.reference_id": "ref-1",
+        "flexiti.retries": 1,
+        "flexiti.outcome": "ok",
+        "http.response.status_code": 200,
+    }
+    assert [dict(e.attributes) for e in span.events] == [
+        {"flexiti.attempt": 1, "http.response.status_code": 503},
+        {"flexiti.attempt": 2, "http.request.resend_count": 1, "http.response.status_code": 200},
+    ]
+    (duration,) = otel.points("flexiti.client.request.duration")
+    assert duration.count == 1
+    assert duration.attributes["flexiti.outcome"] == "ok"
+    (retries,) = otel.points("flexiti.client.retries")
+    assert retries.value == 1
+    (active,) = otel.points("flexiti.client.active_requests")
+    assert active.value == 0  # +1 at the start, -1 at the end
+
+
+def test_errors_set_the_outcome_error_type_and_status(otel: Otel) -> None:
+    from opentelemetry.trace import StatusCode
+
+    recorder = recorder_for(otel.telemetry, "http://127.0.0.1:8000")
+    assert recorder is not None
+    unknown = errors.OutcomeUnknownError(
+        "no answer", reference_id="r", method="POST", path="authorization/1/capture"
+    )
+    call = recorder.start("POST", "authorization/1/capture", reference_id="r")
+    call.attempt(1, status=None, error=ConnectionResetError())
+    call.finish(status=None, error=unknown, retries=0)
+    missing = errors.NotFoundError("not found", status_code=404, reference_id="s")
+    call = recorder.start("GET", "authorization/2", reference_id="s")
+    call.finish(status=None, error=missing, retries=0)
+
+    first, second = otel.spans.get_finished_spans()
+    assert first.attributes["flexiti.outcome"] == "outcome_unknown"
+    assert first.attributes["error.type"] == "OutcomeUnknownError"
+    assert first.status.status_code is StatusCode.ERROR
+    assert first.events[0].attributes["error.type"] == "ConnectionResetError"
+    assert first.attributes["server.port"] == 8000
+    assert second.attributes["flexiti.outcome"] == "NotFoundError"
+    assert second.attributes["error.type"] == "404"  # semconv: the status code
+    assert second.attributes["http.response.status_code"] == 404
+    assert not otel.points("flexiti.client.retries")
+
+
+def test_a_call_is_current_while_it_runs_so_a_token_grant_nests_under_it(otel: Otel) -> None:
+    from opentelemetry import trace
+
+    recorder = recorder_for(otel.telemetry, "https://pos.example.test")
+    assert recorder is not None
+    before = trace.get_current_span()
+    call = recorder.start("GET", "customers/lookup", reference_id="r")
+    grant = recorder.start(
+        "POST", "oauth/token", reference_id=None, grant_type="client_credentials"
+    )
+    grant.finish(status=200, error=None, retries=0)
+    call.finish(status=200, error=None, retries=0)
+    assert trace.get_current_span() is before  # detached again
+
+    token, lookup = otel.spans.get_finished_spans()
+    assert token.name == "flexiti oauth.token"
+    assert token.parent is not None
+    assert token.parent.span_id == lookup.context.span_id
+    assert token.attributes["flexiti.grant_type"] == "client_credentials"
+    assert "flexiti.reference_id" not in token.attributes
+    (grants,) = otel.points("flexiti.client.token.grants")
+    assert grants.value == 1
+    assert grants.attributes["flexiti.grant_type"] == "client_credentials"
+
+
+def test_admission_wait_is_a_histogram(otel: Otel) -> None:
+    recorder = recorder_for(otel.telemetry, "https://pos.example.test")
+    assert recorder is not None
+    recorder.admission_wait(0.0, "GET", "customers/lookup")
+    recorder.admission_wait(0.25, "GET", "customers/lookup")
+    (point,) = otel.points("flexiti.client.admission.wait_time")
+    assert point.count == 2
+    assert point.sum == pytest.approx(0.25)
+    assert point.attributes["url.template"] == "customers/lookup"
