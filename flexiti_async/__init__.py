@@ -21,6 +21,7 @@ from .errors import (
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
+    BlockedError,
     ConflictError,
     ErrorCode,
     FlexitiError,
@@ -40,6 +41,7 @@ __all__ = [
     "APITimeoutError",
     "AccessToken",
     "AuthenticationError",
+    "BlockedError",
     "ConflictError",
     "Environment",
     "ErrorCode",
@@ -74,8 +76,3 @@ for _name in __all__:
         except (AttributeError, TypeError):  # pragma: no cover - builtins, constants
             pass
 del _name, _obj
-
-# httpx logs every request's full URL (query string included) at INFO, and the POS API
-# takes card numbers as a query parameter (customers/lookup?vcc_number=...): mask them in
-# that log line. Idempotent; see SECURITY.md, "Third-party logging".
-install_httpx_log_filter()

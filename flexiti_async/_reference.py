@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 from types import TracebackType
 
 __all__ = ["current_reference_id", "new_reference_id", "reference_id"]
+
+#: Flexiti documents ``x-reference-id`` as an ASCII string of at most 32 characters (a GUID):
+#: hex digits, letters and dashes.
+_VALID = re.compile(r"[A-Za-z0-9-]{1,32}")
 
 _current: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "flexiti_reference_id", default=None
@@ -30,6 +35,8 @@ class reference_id:
     Flexiti asks for one reference id per flow (lookup -> verify -> authorization) so its
     support can trace it. Outside such a block each call gets a fresh id. Works with ``with``
     and ``async with``, and is task-local (a context variable), so concurrent flows do not mix.
+    A value you give must be 1-32 characters of ``[A-Za-z0-9-]`` (Flexiti's limit), else
+    `InvalidRequestError` is raised here, before any request.
 
     >>> with reference_id("0123456789abcdef0123456789abcdef") as ref:
     ...     ref
@@ -41,11 +48,12 @@ class reference_id:
     def __init__(self, value: str | None = None) -> None:
         if value is None:
             value = new_reference_id()
-        elif not isinstance(value, str) or not value or len(value) > 32 or not value.isascii():
+        elif not isinstance(value, str) or _VALID.fullmatch(value) is None:
             from .errors import InvalidRequestError
 
             raise InvalidRequestError(
-                "reference id must be 1-32 ASCII characters", field="reference_id"
+                "reference id must be 1-32 characters of A-Z, a-z, 0-9 and '-'",
+                field="reference_id",
             )
         self.value = value
         self._token: contextvars.Token[str | None] | None = None

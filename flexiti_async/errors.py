@@ -1,4 +1,6 @@
-"""Exceptions raised by flexiti_async, and the mapping from Flexiti error bodies to them.
+"""Exceptions raised by flexiti_async, `ErrorCode`, and the code -> class table.
+
+Building an exception from a response or a transport failure is `_error_mapping`'s job.
 
 The tree::
 
@@ -14,6 +16,7 @@ The tree::
         ├── BadRequestError           400
         ├── AuthenticationError       401, or invalid_client on the token endpoint
         ├── PermissionDeniedError     403 (e.g. insufficient scope)
+        │   └── BlockedError              465/466/467: blocked at Flexiti's edge, never retried
         ├── NotFoundError             404
         ├── ConflictError             409: Flexiti's "request rejected", by family of code:
         │   ├── VerificationError         wrong/missing PIN, not verified, wrong answer, tries
@@ -39,17 +42,12 @@ so it can be quoted to Flexiti support. Exception text never contains secrets.
 from __future__ import annotations
 
 import enum
-import json
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._redact import (
     REDACTED,
     SENSITIVE_KEYS,
     mask_last4,
-    redact_json,
-    redact_text,
-    redacted_request,
 )
 
 if TYPE_CHECKING:
@@ -64,6 +62,7 @@ __all__ = [
     "ApplicationError",
     "AuthenticationError",
     "BadRequestError",
+    "BlockedError",
     "ClientClosedError",
     "ConflictError",
     "ErrorCode",
@@ -82,8 +81,6 @@ __all__ = [
     "ServerError",
     "TransactionStateError",
     "VerificationError",
-    "error_from_response",
-    "parse_error_body",
 ]
 
 
@@ -332,6 +329,15 @@ class PermissionDeniedError(APIStatusError):
     """403: e.g. a customer-scope token on a merchant-only endpoint."""
 
 
+class BlockedError(PermissionDeniedError):
+    """465, 466 or 467: Flexiti's edge blocked the request; treated like a 403.
+
+    465: the request looked malicious to the firewall; 466: an ACL rule refused it;
+    467: geo-blocked. ``status_code`` keeps which. The body may not be JSON (it comes from
+    the edge, not the API). Never retried: sending it again gets the same answer.
+    """
+
+
 class NotFoundError(APIStatusError):
     """404: customer, account, card, authorization or capture not found."""
 
@@ -389,6 +395,9 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
     401: AuthenticationError,
     403: PermissionDeniedError,
+    465: BlockedError,
+    466: BlockedError,
+    467: BlockedError,
     404: NotFoundError,
     409: ConflictError,
     429: RateLimitError,
@@ -479,109 +488,11 @@ def error_class(status: int, code: ErrorCode | str | None) -> type[APIStatusErro
     return by_status
 
 
-class ErrorBody:
-    """What `parse_error_body` extracts from any documented (or undocumented) error body."""
+def __getattr__(name: str) -> object:
+    # The mapping from responses to exceptions lives in _error_mapping (which imports this
+    # module); these two public names stay importable from here.
+    if name in ("error_from_response", "parse_error_body"):
+        from . import _error_mapping
 
-    __slots__ = ("body", "code", "description", "field_errors", "raw_code")
-
-    def __init__(
-        self,
-        raw_code: str | None,
-        description: str | None,
-        field_errors: tuple[FieldError, ...],
-        body: Any,
-    ) -> None:
-        self.raw_code = raw_code
-        self.code = ErrorCode.parse(raw_code)
-        self.description = description
-        self.field_errors = field_errors
-        self.body = body
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, default=str)
-
-
-def parse_error_body(status: int, content: bytes) -> ErrorBody:
-    """Extract code, description and field errors from an error response body.
-
-    Handles the three documented shapes (``{code, error, error_description}``, the
-    ``wrong_inputs`` shape with ``field_errors``, and the 403 ``{message}``) plus anything
-    else: non-JSON (an HTML proxy page), empty bodies, JSON that is not an object. Never raises.
-    """
-    try:
-        body: Any = json.loads(content) if content else None
-    except (ValueError, UnicodeDecodeError):
-        body = None
-    if not isinstance(body, Mapping):
-        description = None
-        if content and body is None:
-            snippet = content[:200].decode("utf-8", "replace").strip()
-            description = " ".join(snippet.split()) or None
-        return ErrorBody(None, description, (), body)
-
-    raw_code = body.get("error")
-    if not isinstance(raw_code, str):
-        raw_code = _text(raw_code)
-    description = _text(body.get("error_description") or body.get("message"))
-    if raw_code is None and description and "insufficient scope" in description.lower():
-        raw_code = "insufficient_scope"
-    field_errors: list[FieldError] = []
-    raw_fields = body.get("field_errors") or body.get("errors")
-    if isinstance(raw_fields, list):
-        for item in raw_fields:
-            if isinstance(item, Mapping):
-                field_errors.append(
-                    FieldError(
-                        _text(item.get("param") or item.get("field")),
-                        _text(item.get("msg") or item.get("message")),
-                        item.get("value"),
-                        _text(item.get("type")),
-                    )
-                )
-    return ErrorBody(raw_code, description, tuple(field_errors), body)
-
-
-def error_from_response(
-    response: httpx.Response,
-    *,
-    reference_id: str | None,
-    secrets: tuple[str, ...] = (),
-    retry_after: float | None = None,
-) -> APIStatusError:
-    """Build the `APIStatusError` subclass for an error response (body already read)."""
-    parsed = parse_error_body(response.status_code, response.content)
-    cls = error_class(response.status_code, parsed.code)
-    label = parsed.raw_code or response.reason_phrase or "error"
-    message = f"HTTP {response.status_code} {label}"
-    if parsed.description and parsed.description != parsed.raw_code:
-        message += f": {parsed.description}"
-    if parsed.field_errors:
-        message += " (" + ", ".join(f"{f.param}: {f.msg}" for f in parsed.field_errors) + ")"
-    message = redact_text(message, secrets)
-    # The exception keeps the response. Its request must not carry what was sent: the query
-    # (customers/lookup?vcc_number=...), the bearer token, or the body (PINs, card numbers,
-    # answers, licence payloads). Swap in a sanitized copy; the wire request was not changed.
-    try:
-        response.request = redacted_request(response.request, secrets)
-    except RuntimeError:  # a response built without a request (tests, custom transports)
-        pass
-    exc = cls(
-        message,
-        status_code=response.status_code,
-        code=parsed.code,
-        raw_code=parsed.raw_code,
-        description=redact_text(parsed.description, secrets) if parsed.description else None,
-        reference_id=reference_id,
-        response=response,
-        # Error bodies can echo what was sent (field_errors[].value): keep a redacted copy.
-        body=redact_json(parsed.body, secrets),
-        field_errors=parsed.field_errors,
-    )
-    if isinstance(exc, RateLimitError):
-        exc.retry_after = retry_after
-    return exc
+        return getattr(_error_mapping, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -39,6 +39,7 @@ from collections.abc import (
     Callable,
     Coroutine,
     Generator,
+    Iterator,
     Mapping,
     Sequence,
 )
@@ -89,7 +90,7 @@ class Page(Generic[T]):
     Example::
 
         page = await flexiti.authorizations.list(page_size=50)
-        page.page_number, len(page.items), page.total_count, page.is_last
+        page.page_number, len(page), page.total_count, page.is_last
     """
 
     items: tuple[T, ...]
@@ -104,6 +105,14 @@ class Page(Generic[T]):
     def has_more(self) -> bool:
         """``not is_last``: another page will be requested."""
         return not self.is_last
+
+    def __len__(self) -> int:
+        """How many items this page holds (after the paginator's filter)."""
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[T]:
+        """The page's items, in order: ``for auth in page: ...``."""
+        return iter(self.items)
 
 
 @attrs.define(kw_only=True)

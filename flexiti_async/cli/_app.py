@@ -407,7 +407,7 @@ def serve(host: str, port: int, seed: int, world_ledger: str | None) -> None:
 
     try:
         serve_forever(host, port, seed=seed, sandbox=box, on_ready=ready)
-    except ValueError as exc:  # e.g. a non-loopback host
+    except (ValueError, OSError) as exc:  # a non-loopback host, a port in use
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         pass

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
         VerifyFormat,
         WidgetFlow,
     )
+    from .location import Location
     from .merchants import MerchantLogin
     from .transactions import Transaction
     from .widget import CustomerIdentification, PersonalInformation, WidgetSession
@@ -110,6 +111,8 @@ __all__ = [
     "WidgetSession",
     # merchants
     "MerchantLogin",
+    # in-store
+    "Location",
 ]
 
 # public name -> submodule that defines it
@@ -148,6 +151,7 @@ _SUBMODULES: dict[str, str] = {
     "VerifyFormat": "enums",
     "WidgetFlow": "enums",
     "MerchantLogin": "merchants",
+    "Location": "location",
     "Transaction": "transactions",
     "CustomerIdentification": "widget",
     "PersonalInformation": "widget",

@@ -28,7 +28,19 @@ __all__ = [
 
 
 class _WireEnum(str, enum.Enum):
-    """Base: ``str(member)`` and f-strings give the wire code, not ``Class.MEMBER``."""
+    """Base: ``str(member)`` and f-strings give the wire code, not ``Class.MEMBER``.
+
+    Lookup by value ignores case when that names exactly one member
+    (``VerifyFormat("SMS") is VerifyFormat.SMS``): the codes differ by more than case.
+    """
+
+    @classmethod
+    def _missing_(cls, value: object) -> _WireEnum | None:
+        if not isinstance(value, str):
+            return None
+        folded = value.strip().casefold()
+        found = [member for member in cls if str(member.value).casefold() == folded]
+        return found[0] if len(found) == 1 else None
 
     def __str__(self) -> str:
         return str(self.value)

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import InvalidRequestError
 from ..models.authorizations import SkuData, SkuProduct
+from ..models.location import Location
 
 __all__ = [
     "EMPLOYEE_MAX",
@@ -187,14 +188,21 @@ def path_segment(value: int | str) -> str:
 
 
 def check_choice(value: Any, field: str, choices: Iterable[str]) -> str:
-    """An enum member or its wire value, restricted to ``choices``; returns the wire value."""
+    """An enum member or its wire value, restricted to ``choices``; returns the wire value.
+
+    Strings match whatever their case (``"SMS"`` is sent as ``sms``, ``"on"`` as ``ON``):
+    the documented values never differ by case alone, so the wire spelling is unambiguous.
+    """
     allowed = tuple(choices)
     text = value.value if isinstance(value, enum.Enum) else value
-    if not isinstance(text, str) or text not in allowed:
-        raise InvalidRequestError(
-            f"{field} must be one of {', '.join(repr(c) for c in allowed)}", field=field
-        )
-    return str.__str__(text)
+    if isinstance(text, str):
+        folded = text.strip().casefold()
+        for choice in allowed:
+            if choice.casefold() == folded:
+                return choice
+    raise InvalidRequestError(
+        f"{field} must be one of {', '.join(repr(c) for c in allowed)}", field=field
+    )
 
 
 def check_verification_code(value: Any, field: str = "verification_code") -> int | str:
@@ -218,9 +226,22 @@ def check_verification_code(value: Any, field: str = "verification_code") -> int
 
 
 def check_location_pair(
-    external_location_id: Any, external_employee_id: Any
+    external_location_id: Any, external_employee_id: Any, location: Any = None
 ) -> tuple[str | None, str | None]:
-    """In-store back-office calls carry the store and the employee together, or neither."""
+    """In-store back-office calls carry the store and the employee together, or neither.
+
+    ``location`` (a `Location`) gives both at once; it cannot be mixed with the keywords.
+    """
+    if location is not None:
+        if external_location_id is not None or external_employee_id is not None:
+            raise InvalidRequestError(
+                "give location= or external_location_id/external_employee_id, not both",
+                field="location",
+            )
+        if not isinstance(location, Location):
+            raise InvalidRequestError("location must be a Location", field="location")
+        external_location_id = location.external_location_id
+        external_employee_id = location.external_employee_id
     location = check_text(external_location_id, "external_location_id", max_length=LOCATION_MAX)
     employee = check_text(external_employee_id, "external_employee_id", max_length=EMPLOYEE_MAX)
     if (location is None) != (employee is None):
@@ -246,13 +267,19 @@ def check_in_store(
     request_id: Any,
     external_location_id: Any,
     external_employee_id: Any,
+    location: Any = None,
     required: bool = False,
 ) -> dict[str, Any]:
     """The in-store quartet: ``verification_code``, ``request_id``, ``external_location_id``
     and ``external_employee_id`` travel together (all four, or none when not ``required``).
 
-    Returns the body entries to send (empty for an online call).
+    Returns the body entries to send (empty for an online call). ``location`` (a
+    `Location`) stands for the last two.
     """
+    if location is not None:
+        external_location_id, external_employee_id = check_location_pair(
+            external_location_id, external_employee_id, location
+        )
     given = {
         "verification_code": verification_code,
         "request_id": request_id,

@@ -9,6 +9,7 @@ from ..errors import InvalidRequestError
 from ..models.accounts import FinancingOptions, Verification
 from ..models.authorizations import SkuData
 from ..models.enums import VerifyFormat
+from ..models.location import Location
 from ._base import Resource
 from ._validate import (
     check_account_number,
@@ -152,6 +153,7 @@ class Accounts(Resource):
         vcc_number: str | None = None,
         external_location_id: str | None = None,
         external_employee_id: str | None = None,
+        location: Location | None = None,
         sku_data: SkuData | None = None,
     ) -> None:
         """Credit ``amount`` back to the account (account-level refund).
@@ -173,13 +175,15 @@ class Accounts(Resource):
         ``wrong_inputs``); `ConflictError` (``general_error``); `PermissionDeniedError`.
         """
         number = check_account_number(account_number)
-        location, employee = check_location_pair(external_location_id, external_employee_id)
+        store_id, employee = check_location_pair(
+            external_location_id, external_employee_id, location
+        )
         body: dict[str, Any] = {
             "amount": check_amount(amount),
             "reference": check_text(reference, "reference", max_length=40),
             "capture_id": None if capture_id is None else check_id(capture_id, "capture_id"),
             "vcc_number": None if vcc_number is None else check_vcc_number(vcc_number),
-            "external_location_id": location,
+            "external_location_id": store_id,
             "external_employee_id": employee,
             "sku_data": check_sku_data(sku_data),
         }

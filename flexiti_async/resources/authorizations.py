@@ -18,6 +18,7 @@ from ..models.authorizations import (
     SkuData,
 )
 from ..models.enums import AuthorizationStatus, TransactionType
+from ..models.location import Location
 from ..pagination import AsyncPaginator
 from ._base import Resource
 from ._listing import paginate
@@ -95,6 +96,7 @@ class Authorizations(Resource):
         request_id: str | None = None,
         external_location_id: str | None = None,
         external_employee_id: str | None = None,
+        location: Location | None = None,
         sku_data: SkuData | None = None,
         lang: str | None = None,
     ) -> Authorization:
@@ -149,6 +151,7 @@ class Authorizations(Resource):
                 request_id=request_id,
                 external_location_id=external_location_id,
                 external_employee_id=external_employee_id,
+                location=location,
             )
         )
         return await self._client._request(
@@ -270,6 +273,7 @@ class Authorizations(Resource):
         reference: str | None = None,
         external_location_id: str | None = None,
         external_employee_id: str | None = None,
+        location: Location | None = None,
         sku_data: SkuData | None = None,
         lang: str | None = None,
     ) -> Capture:
@@ -292,11 +296,13 @@ class Authorizations(Resource):
         ``invalid_role``); `ConflictError` (``general_error``/``generic_error``).
         """
         number = check_id(authorization_id, "authorization_id")
-        location, employee = check_location_pair(external_location_id, external_employee_id)
+        store_id, employee = check_location_pair(
+            external_location_id, external_employee_id, location
+        )
         body = {
             "amount": check_amount(amount),
             "reference": check_text(reference, "reference", max_length=40),
-            "external_location_id": location,
+            "external_location_id": store_id,
             "external_employee_id": employee,
             "sku_data": check_sku_data(sku_data),
         }
@@ -318,6 +324,7 @@ class Authorizations(Resource):
         amount: Decimal | None = None,
         external_location_id: str | None = None,
         external_employee_id: str | None = None,
+        location: Location | None = None,
     ) -> Release:
         """Release (cancel) uncaptured credit of an authorization: the way to cancel a
         pending purchase.
@@ -337,10 +344,12 @@ class Authorizations(Resource):
         `ConflictError` (``general_error``/``generic_error``).
         """
         number = check_id(authorization_id, "authorization_id")
-        location, employee = check_location_pair(external_location_id, external_employee_id)
+        store_id, employee = check_location_pair(
+            external_location_id, external_employee_id, location
+        )
         body = {
             "amount": None if amount is None else check_amount(amount),
-            "external_location_id": location,
+            "external_location_id": store_id,
             "external_employee_id": employee,
         }
         release = await self._client._request(
@@ -363,6 +372,7 @@ class Authorizations(Resource):
         vcc_number: str | None = None,
         external_location_id: str | None = None,
         external_employee_id: str | None = None,
+        location: Location | None = None,
         sku_data: SkuData | None = None,
     ) -> Return:
         """Return all or part of a capture.
@@ -390,13 +400,15 @@ class Authorizations(Resource):
         """
         auth_number = check_id(authorization_id, "authorization_id")
         capture_number = check_id(capture_id, "capture_id")
-        location, employee = check_location_pair(external_location_id, external_employee_id)
+        store_id, employee = check_location_pair(
+            external_location_id, external_employee_id, location
+        )
         body = {
             "full_return": amount is None,
             "amount": None if amount is None else check_amount(amount),
             "reference": check_text(reference, "reference", max_length=40),
             "vcc_number": None if vcc_number is None else check_vcc_number(vcc_number),
-            "external_location_id": location,
+            "external_location_id": store_id,
             "external_employee_id": employee,
             "sku_data": check_sku_data(sku_data),
         }

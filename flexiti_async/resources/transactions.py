@@ -10,6 +10,7 @@ from typing import Any
 from .. import _converter
 from ..errors import InvalidRequestError
 from ..models.enums import TransactionType
+from ..models.location import Location
 from ..models.transactions import Transaction
 from ._base import Resource
 from ._validate import (
@@ -58,6 +59,7 @@ class Transactions(Resource):
         request_id: str | None = None,
         external_location_id: str | None = None,
         external_employee_id: str | None = None,
+        location: Location | None = None,
         idempotency_key: str | None = None,
         lang: str | None = None,
     ) -> Transaction:
@@ -126,6 +128,7 @@ class Transactions(Resource):
                 request_id=request_id,
                 external_location_id=external_location_id,
                 external_employee_id=external_employee_id,
+                location=location,
                 required=True,
             )
         )

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from ._faults import Fault as Fault
     from ._faults import FaultPlan as FaultPlan
     from ._faults import FaultRule as FaultRule
+    from ._faults import Hold as Hold
+    from ._pins import read_pin as read_pin
     from ._sandbox import FlexitiSandbox as FlexitiSandbox
     from ._sandbox import serve_forever as serve_forever
     from ._state import Account as Account
@@ -44,6 +46,7 @@ __all__ = [
     "FaultRule",
     "FlexitiSandbox",
     "HistoryRecord",
+    "Hold",
     "Ledger",
     "LedgerEntry",
     "Merchant",
@@ -53,6 +56,7 @@ __all__ = [
     "SandboxClock",
     "Stats",
     "Store",
+    "read_pin",
     "serve_forever",
 ]
 
@@ -62,6 +66,8 @@ _HOME = {
     "Fault": "_faults",
     "FaultPlan": "_faults",
     "FaultRule": "_faults",
+    "Hold": "_faults",
+    "read_pin": "_pins",
     "FlexitiSandbox": "_sandbox",
     "serve_forever": "_sandbox",
 }

@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from . import _customers as customers
 from . import _money as money
+from ._admin import PIN_PATH, pending_pin
 from ._auth import authenticate, expire_all, grant_token, revoke_all
 from ._context import Call, Env, Reply
 from ._errors import ApiError, FieldError, InputError
@@ -70,7 +71,12 @@ _TABLE: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str, Handler], ...] =
     ("terms", ("GET",), _V25, "terms-and-conditions", customers.terms),
     ("i18n", ("GET", "POST"), _V25, "i18n", customers.i18n),
     ("merchant_login", ("POST",), _V25, "merchants/login", customers.merchant_login),
+    ("sandbox_pin", ("GET",), _V25, PIN_PATH, pending_pin),
 )
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+#: The documented maximum length of ``x-reference-id`` (ASCII string (32)).
+REFERENCE_ID_MAX = 32
+_HOLD_TIMEOUT = 60.0  # a held request proceeds on its own after this (a forgotten release)
 
 
 class _ConnectionDropped(Exception):
@@ -89,11 +95,13 @@ class SandboxApp:
     def __init__(self, env: Env, faults: FaultPlan) -> None:
         self._env = env
         self._faults = faults
+        # Routes accept every method so that a wrong one gets a JSON 405 from _endpoint
+        # (Starlette's own 405 is plain text).
         routes = [
             Route(
                 f"{PREFIX}/v2.5/oauth/token",
-                self._endpoint("token", "v2.5", None),
-                methods=["POST"],
+                self._endpoint("token", "v2.5", None, ("POST",)),
+                methods=_ANY_METHOD,
                 name="token",
             )
         ]
@@ -102,8 +110,8 @@ class SandboxApp:
                 routes.append(
                     Route(
                         f"{PREFIX}/{version}/client-id/{{client_id}}/{path}",
-                        self._endpoint(name, version, handler),
-                        methods=list(methods),
+                        self._endpoint(name, version, handler, methods),
+                        methods=_ANY_METHOD,
                         name=f"{name}:{version}",
                     )
                 )
@@ -130,7 +138,7 @@ class SandboxApp:
             self._env.stats.leave("unknown", 404, False)
 
     def _endpoint(
-        self, name: str, version: str, handler: Handler | None
+        self, name: str, version: str, handler: Handler | None, methods: tuple[str, ...]
     ) -> Callable[[Request], Awaitable[Response]]:
         stats = self._env.stats
         token_route = handler is None
@@ -139,7 +147,10 @@ class SandboxApp:
             stats.enter(token_route)
             status = 0  # stays 0 when the connection is dropped
             try:
-                response = await self._handle(name, version, handler, request)
+                if request.method not in methods:
+                    response = _method_not_allowed(request.method, methods)
+                else:
+                    response = await self._handle(name, version, handler, request)
                 status = response.status_code
                 return response
             finally:
@@ -155,6 +166,9 @@ class SandboxApp:
         for fault in self._faults.pick(name, request.method):
             if fault.kind == "latency":
                 await anyio.sleep(fault.seconds)
+            elif fault.kind == "hold":
+                assert fault.gate is not None
+                await fault.gate.wait_released(_HOLD_TIMEOUT)
             elif fault.kind == "revoke_tokens":
                 with self._env.world.lock:
                     revoke_all(self._env)
@@ -167,6 +181,8 @@ class SandboxApp:
                 return _fault_response(fault)
             elif fault.kind == "html_error":
                 return _html_error(fault.status_code)
+            elif fault.kind == "blocked":
+                return _blocked(fault.status_code)
             elif fault.apply:
                 after = fault
             else:
@@ -175,7 +191,10 @@ class SandboxApp:
         if after is not None:
             if after.kind == "drop_after":
                 raise _ConnectionDropped
-            return _malformed()
+            if response.status_code < 300:
+                # Only a success is corrupted: a refusal keeps its error body, so the
+                # client sees what Flexiti refused rather than a decoding failure.
+                return _malformed()
         return response
 
     def _process(
@@ -191,13 +210,11 @@ class SandboxApp:
             params=request.path_params,
             query=request.query_params,
             headers=request.headers,
+            raw=raw,
         )
         try:
             with env.world.lock:
-                reference = request.headers.get("x-reference-id", "").strip()
-                if not reference:
-                    raise InputError(FieldError("x-reference-id", "required"))
-                call.reference_id = reference
+                call.reference_id = _reference_id(env, request)
                 if handler is None:
                     return self._json(grant_token(env, call, raw))
                 call.token = authenticate(
@@ -240,6 +257,41 @@ class SandboxApp:
 
     def _json(self, body: object, status: int = 200) -> Response:
         return Response(self._dumps(body), status_code=status, media_type="application/json")
+
+
+def _reference_id(env: Env, request: Request) -> str:
+    reference = request.headers.get("x-reference-id", "").strip()
+    if not reference:
+        raise InputError(FieldError("x-reference-id", "required"))
+    if env.options.strict_reference_id and (
+        len(reference) > REFERENCE_ID_MAX or not reference.isascii()
+    ):
+        raise InputError(
+            FieldError("x-reference-id", f"at most {REFERENCE_ID_MAX} ASCII characters", reference)
+        )
+    return reference
+
+
+def _method_not_allowed(method: str, allowed: tuple[str, ...]) -> Response:
+    body = {
+        "code": 405,
+        "error": "method_not_allowed",
+        "error_description": f"{method} is not allowed here; use {', '.join(allowed)}",
+    }
+    return Response(
+        dumps(body),
+        status_code=405,
+        headers={"allow": ", ".join(allowed)},
+        media_type="application/json",
+    )
+
+
+def _blocked(status: int) -> Response:
+    # Blocked answers come from Flexiti's edge (firewall, ACL, geo-block), not the API:
+    # an HTML page, as such an edge sends.
+    reason = {465: "Malicious payload", 466: "ACL rule", 467: "Geo-blocked"}.get(status, "")
+    page = f"<html><body><h1>{status} Blocked</h1><p>{reason}</p></body></html>"
+    return Response(page.encode(), status_code=status, media_type="text/html")
 
 
 def _json_body(request: Request, raw: bytes) -> dict[str, Any]:

@@ -25,8 +25,14 @@ class SandboxOptions:
     max_page_size: int = 500
     daily_payment_limit: str = "10000.00"
     return_window_days: int = 100
-    returns_promotional_only: bool = False
     max_security_tries: int = 3
+    # Strict checks (see FlexitiSandbox's docstring); each one can be relaxed.
+    returns_promotional_only: bool = True
+    require_pin: bool = True
+    require_widget: bool = True
+    strict_reference_id: bool = True
+    close_quebec_only: bool = True
+    check_context_hash: bool = True
 
 
 @dataclass(slots=True, eq=False)
@@ -56,6 +62,7 @@ class Call:
     body: dict[str, Any] = field(default_factory=dict)
     form: Mapping[str, str] = field(default_factory=dict)
     token: Token | None = None
+    raw: bytes = b""
     reference_id: str = ""
     lang: str = "en"
 

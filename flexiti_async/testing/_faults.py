@@ -3,6 +3,7 @@
 >>> sandbox.faults.add(route="capture", fault=Fault.status(503, retry_after=2), times=1)
 >>> sandbox.faults.add(route="*", fault=Fault.latency(0.05), probability=0.2)
 >>> sandbox.faults.add(route="capture", fault=Fault.drop_after())   # applied, no answer
+>>> gate = sandbox.faults.hold("capture")        # captures wait until gate.release()
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from datetime import datetime
 from email.utils import format_datetime
 from typing import Literal
 
-__all__ = ["ROUTES", "Fault", "FaultPlan", "FaultRule"]
+import anyio
+
+__all__ = ["ROUTES", "Fault", "FaultPlan", "FaultRule", "Hold"]
 
 #: Stable route names for fault matching and stats (``"*"`` matches all of them).
 ROUTES = (
@@ -39,6 +42,7 @@ ROUTES = (
     "terms",
     "i18n",
     "merchant_login",
+    "sandbox_pin",
 )
 
 FaultKind = Literal[
@@ -50,7 +54,82 @@ FaultKind = Literal[
     "html_error",
     "revoke_tokens",
     "expire_tokens",
+    "hold",
+    "blocked",
 ]
+#: Kinds that let the request go on to later faults and the handler.
+_PASS_THROUGH = ("latency", "revoke_tokens", "expire_tokens", "hold")
+#: Flexiti's edge statuses: 465 malicious payload, 466 ACL rule, 467 geo-blocked.
+BLOCKED_STATUSES = (465, 466, 467)
+
+
+class Hold:
+    """A gate: requests that meet it wait until the test calls `release`.
+
+    For tests that need requests to overlap without relying on timing: hold a route,
+    start the requests, ``await gate.wait_for(n)`` until ``n`` of them are inside the
+    sandbox, assert, then ``gate.release()``. Works in process and over loopback (the
+    gate is thread-safe). A held request goes on by itself after a minute, so a test that
+    forgets to release does not hang forever.
+
+    >>> gate = sandbox.faults.hold("capture")
+    >>> await gate.wait_for(2)       # two captures are in flight, held
+    >>> gate.release()
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._released = False
+        self._waiting = 0
+        self._arrived = 0
+
+    @property
+    def waiting(self) -> int:
+        """Requests held right now."""
+        with self._lock:
+            return self._waiting
+
+    @property
+    def arrived(self) -> int:
+        """Requests that met the gate so far (held or let through after release)."""
+        with self._lock:
+            return self._arrived
+
+    @property
+    def released(self) -> bool:
+        """True once `release` was called."""
+        return self._released
+
+    def release(self) -> None:
+        """Let every held request go on, and every later one pass straight through."""
+        self._released = True
+
+    async def wait_for(self, count: int = 1, *, within: float = 30.0) -> None:
+        """Return once ``count`` requests are held (``TimeoutError`` after ``within`` s).
+
+        Polls a counter: the sandbox may run on another thread's event loop, so no
+        anyio.Event can be shared with it.
+        """
+        with anyio.fail_after(within):
+            while self.waiting < count:  # noqa: ASYNC110 - cross-thread; bounded by fail_after
+                await anyio.sleep(0.001)
+
+    async def wait_released(self, limit: float) -> None:
+        """Hold the calling request until `release` (called by the sandbox)."""
+        with self._lock:
+            self._arrived += 1
+            self._waiting += 1
+        try:
+            with anyio.move_on_after(limit):
+                while not self._released:  # noqa: ASYNC110 - cross-thread; bounded
+                    await anyio.sleep(0.001)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def __repr__(self) -> str:
+        return f"<Hold waiting={self.waiting} arrived={self.arrived} released={self._released}>"
+
 
 _ERROR_NAMES = {
     429: "too_many_requests",
@@ -72,6 +151,7 @@ class Fault:
     retry_after: str | None = None
     seconds: float = 0.0
     apply: bool = False
+    gate: Hold | None = field(default=None, compare=False)
 
     @classmethod
     def status(
@@ -118,13 +198,36 @@ class Fault:
 
     @classmethod
     def malformed_json(cls, *, apply: bool = True) -> Fault:
-        """Answer 200 with a truncated JSON body. By default the request *is* applied."""
+        """Answer 200 with a truncated JSON body. By default the request *is* applied.
+
+        With ``apply=True`` only a success is corrupted: a request the sandbox refuses
+        keeps its error status and body.
+        """
         return cls("malformed_json", apply=apply)
 
     @classmethod
     def html_error(cls, status: int = 500) -> Fault:
         """Answer an HTML error page (as a proxy would), without applying."""
         return cls("html_error", status_code=status)
+
+    @classmethod
+    def blocked(cls, status: int = 465) -> Fault:
+        """Answer a "Blocked" status from Flexiti's edge (an HTML page), without applying.
+
+        465: malicious payload, 466: ACL rule, 467: geo-blocked. The client raises
+        ``errors.BlockedError`` and never retries it.
+        """
+        if status not in BLOCKED_STATUSES:
+            raise ValueError(f"blocked status must be one of {BLOCKED_STATUSES}")
+        return cls("blocked", status_code=status)
+
+    @classmethod
+    def hold(cls, gate: Hold | None = None) -> Fault:
+        """Hold the request until ``fault.gate.release()``, then handle it normally.
+
+        ``FaultPlan.hold(route)`` adds one and returns its gate.
+        """
+        return cls("hold", gate=gate or Hold())
 
     @classmethod
     def revoke_tokens(cls) -> Fault:
@@ -163,7 +266,7 @@ class FaultRule:
 class FaultPlan:
     """The ordered fault rules of one sandbox. Rules are checked in the order added.
 
-    Latency and token faults are cumulative; the first firing fault of another kind ends
+    Latency, hold and token faults are cumulative; the first firing fault of another kind ends
     the search.
     """
 
@@ -204,6 +307,21 @@ class FaultPlan:
             self._rules.append(rule)
         return rule
 
+    def hold(
+        self, route: str = "*", *, method: str | None = None, times: int | None = None
+    ) -> Hold:
+        """Hold requests on ``route`` until the returned gate's ``release()``.
+
+        >>> gate = sandbox.faults.hold("capture")
+        >>> # start two captures in a task group, then:
+        >>> await gate.wait_for(2)
+        >>> gate.release()
+        """
+        fault = Fault.hold()
+        self.add(route, fault, method=method, times=times)
+        assert fault.gate is not None
+        return fault.gate
+
     def remove(self, rule: FaultRule) -> None:
         """Remove one rule (no error if already gone)."""
         with self._lock:
@@ -234,7 +352,7 @@ class FaultPlan:
                     continue
                 rule.hits += 1
                 fired.append(rule.fault)
-                if rule.fault.kind not in ("latency", "revoke_tokens", "expire_tokens"):
+                if rule.fault.kind not in _PASS_THROUGH:
                     break
         return fired
 

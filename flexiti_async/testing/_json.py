@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["Raw", "dumps", "format_datetime", "loads", "quantize"]
+__all__ = ["Raw", "canonical", "dumps", "format_datetime", "loads", "quantize"]
 
 _CENT = Decimal("0.01")
 
@@ -46,6 +46,40 @@ def dumps(value: object, *, amounts_as_strings: bool = False) -> bytes:
     parts: list[str] = []
     _emit(value, parts, amounts_as_strings)
     return "".join(parts).encode()
+
+
+def canonical(value: object) -> bytes:
+    """Canonical JSON of a decoded request body: keys sorted, compact, UTF-8.
+
+    Numbers read as ``Decimal`` keep at least two decimals (``100.00``), as the client
+    writes them; it is what ``x-context-hash`` is computed over.
+    """
+    out: list[str] = []
+    _canonical(value, out)
+    return "".join(out).encode()
+
+
+def _canonical(value: object, out: list[str]) -> None:
+    if value is None or isinstance(value, (bool, int, str)):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        out.append(str(value if isinstance(exponent, int) and exponent <= -2 else quantize(value)))
+    elif isinstance(value, Mapping):
+        out.append("{")
+        for index, key in enumerate(sorted(value, key=str)):
+            out.append("," if index else "")
+            out.append(json.dumps(str(key), ensure_ascii=False) + ":")
+            _canonical(value[key], out)
+        out.append("}")
+    elif isinstance(value, list):
+        out.append("[")
+        for index, item in enumerate(value):
+            out.append("," if index else "")
+            _canonical(item, out)
+        out.append("]")
+    else:
+        raise TypeError(f"cannot serialize {type(value).__name__}")
 
 
 def _emit(value: object, out: list[str], as_strings: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -13,8 +14,8 @@ from ._customers import (
     check_card,
     check_verification,
 )
-from ._errors import conflict, not_found
-from ._json import dumps
+from ._errors import ApiError, conflict, not_found
+from ._json import canonical, dumps
 from ._state import (
     Account,
     Authorization,
@@ -25,6 +26,7 @@ from ._state import (
     Transaction,
 )
 from ._validate import (
+    account_number,
     bad,
     boolean,
     day,
@@ -58,6 +60,13 @@ __all__ = [
 
 _PURCHASE_TYPES = ("promotional_purchase", "regular_purchase")
 _PAYMENT_TYPES = ("deposit", "instore_payment", "tradein")
+# Body fields that mark an in-store call (the till sends them; the widget flow does not).
+_IN_STORE_FIELDS = (
+    "verification_code",
+    "request_id",
+    "external_location_id",
+    "external_employee_id",
+)
 
 
 def _ledger(env: Env, call: Call, kind: str, amount: Decimal, account: int, **ids: Any) -> None:
@@ -96,7 +105,9 @@ def _authorization(env: Env, call: Call) -> Authorization:
 def authorize(env: Env, call: Call) -> dict[str, Any]:
     """``POST authorization``: hold credit for a promotional or regular purchase."""
     body, world = call.body, env.world
-    number = integer(body, "account_number")
+    number = account_number(body)
+    if number is None:
+        raise bad("account_number", "required")
     amount = money(body, "amount")
     option = body.get("financing_option")
     if not isinstance(option, dict):
@@ -124,15 +135,21 @@ def authorize(env: Env, call: Call) -> dict[str, Any]:
             raise conflict("plan_term_not_available")
     location, employee = _store(env, call)
     pending = None
-    if body.get("verification_code") not in (None, ""):
-        pending = check_verification(
-            env, call, account, regular=kind == "regular_purchase", amount=amount
-        )
+    session = None
+    if any(body.get(name) not in (None, "") for name in _IN_STORE_FIELDS):
+        if env.options.require_pin or body.get("verification_code") not in (None, ""):
+            pending = check_verification(
+                env, call, account, regular=kind == "regular_purchase", amount=amount
+            )
+    elif env.options.require_widget:
+        session = _widget_session(env, call, number)
     if amount > account.available_credit:
         raise conflict("credit_exceeded")
     now = env.clock.now()
     if pending is not None:
         account.pending = None  # one use
+    if session is not None:  # one purchase per widget session
+        env.world.widget_sessions[(call.client_id, number)].remove(session)
     account.available_credit -= amount
     if kind == "regular_purchase":
         account.regular_purchases.append(now)
@@ -157,6 +174,23 @@ def authorize(env: Env, call: Call) -> dict[str, Any]:
     return authorization_view(
         world, auth, version=call.version, lang=call.lang, with_captures=False
     )
+
+
+def _widget_session(env: Env, call: Call, number: int) -> str:
+    """An online authorization needs the customer identified by ``widget/init`` first."""
+    sessions = env.world.widget_sessions.get((call.client_id, number))
+    if not sessions:
+        raise ApiError(
+            404,
+            "customer_identity_not_found",
+            "the customer did not pass through the widget (call widget/init first)",
+        )
+    given = optional_string(call.body, "widget_session_id", 64)
+    if given is None:
+        return sessions[0]
+    if given not in sessions:
+        raise conflict("not_verified", "widget_session_id differs from widget/init")
+    return given
 
 
 def retrieve_authorization(env: Env, call: Call) -> dict[str, Any]:
@@ -336,7 +370,7 @@ def refund(env: Env, call: Call) -> dict[str, Any]:
 
 def _payment_account(env: Env, call: Call) -> Account:
     body, world = call.body, env.world
-    number = optional_integer(body, "account_number")
+    number = account_number(body)
     vcc = optional_string(body, "vcc_number", 16)
     customer = optional_string(body, "customer_id", 41)
     if number is None and vcc is None and customer is None:
@@ -357,17 +391,14 @@ def _payment_account(env: Env, call: Call) -> Account:
 def transactions(env: Env, call: Call) -> Reply:
     """``POST transactions``: deposits, in-store payments, trade-ins; idempotent by key."""
     key = call.headers.get("x-idempotency-key")
-    context_hash = call.headers.get("x-context-hash")
     world = env.world
+    body_hash = _body_hash(env, call)
     if key:
         stored = world.idempotency.get((call.client_id, key))
         if stored is not None:
             stored_hash, status, raw = stored
-            if stored_hash and context_hash and stored_hash != context_hash:
-                raise conflict(
-                    "idempotency_key_reused",
-                    "x-idempotency-key was already used with a different x-context-hash",
-                )
+            if env.options.check_context_hash and stored_hash != body_hash:
+                raise bad("x-idempotency-key", "already used with a different request body", key)
             return Reply(body=None, status=status, raw=raw, headers={"x-idempotent-replay": "true"})
     kind = call.body.get("transaction_type")
     if kind not in _PAYMENT_TYPES:
@@ -406,8 +437,24 @@ def transactions(env: Env, call: Call) -> Reply:
     )
     raw = dumps(transaction_view(txn, account), amounts_as_strings=env.options.amounts_as_strings)
     if key:
-        world.idempotency[(call.client_id, key)] = (context_hash, 200, raw)
+        world.idempotency[(call.client_id, key)] = (body_hash, 200, raw)
     return Reply(body=None, raw=raw)
+
+
+def _body_hash(env: Env, call: Call) -> str:
+    """sha256 of the canonical body; a sent ``x-context-hash`` must equal it.
+
+    Flexiti does not publish its hash: the sandbox takes the one the client sends (hex
+    sha256 of the JSON body, keys sorted, compact) and accepts either the canonical form
+    or the exact bytes sent.
+    """
+    digest = hashlib.sha256(canonical(call.body)).hexdigest()
+    sent = call.headers.get("x-context-hash")
+    if sent is not None and env.options.check_context_hash:
+        exact = hashlib.sha256(call.raw).hexdigest()
+        if sent.strip().lower() not in (digest, exact):
+            raise bad("x-context-hash", "does not match the request body", sent)
+    return digest
 
 
 def _paging(env: Env, call: Call) -> tuple[int, int]:
@@ -454,7 +501,7 @@ def list_authorizations(env: Env, call: Call) -> object:
     number, size = _paging(env, call)
     lo, hi = _window(call)
     q = call.query
-    account = optional_integer(q, "account_number")
+    account = account_number(q)
     kind = optional_string(q, "transaction_type", 30)
     status = optional_string(q, "authorization_status", 10)
     if status is not None and status not in ("opened", "closed"):
@@ -483,7 +530,7 @@ def list_captures(env: Env, call: Call) -> object:
     number, size = _paging(env, call)
     lo, hi = _window(call)
     q = call.query
-    account = optional_integer(q, "account_number")
+    account = account_number(q)
     auth_id = optional_integer(q, "authorization_id")
     store = optional_string(q, "external_location_id", 50) if env.options.store_filter else None
     client = call.client_id

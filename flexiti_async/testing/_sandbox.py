@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import httpx
 
+from .._anyio_util import unwrap_lone_exception
 from ._app import PREFIX, SandboxApp
 from ._auth import expire_all, revoke_all
 from ._clock import SandboxClock
@@ -44,8 +45,41 @@ class FlexitiSandbox:
     ``listing_envelope`` (``"object"`` or bare ``"list"`` pages), ``store_filter=False``
     (ignore ``external_location_id`` on listings), ``expires_in`` (token lifetime),
     ``max_page_size``, ``merchant_override`` (verify format allowed for the default client),
-    ``returns_promotional_only`` (returns of regular purchases get 409
-    ``wrong_transaction_type``), ``clock``.
+    ``clock``.
+
+    **Strict by default.** The sandbox follows the reference, and where the reference is
+    silent it refuses rather than accepts, so a test that passes here does not fail
+    against Flexiti. Each check has a switch; ``strict=False`` relaxes them all, and a
+    switch given explicitly wins over ``strict``:
+
+    * ``require_pin``: an in-store authorization (one carrying ``request_id``,
+      ``external_location_id``, ``external_employee_id`` or ``verification_code``) needs
+      the PIN from ``verify`` with the same ``request_id``: 409
+      ``verification_code_required`` / ``wrong_verification_code`` / ``not_verified``
+      (reference §2.6, §7.2).
+    * ``require_widget``: an online authorization (none of those fields) needs a
+      ``widget/init`` purchase flow naming the account first (the customer is taken to
+      pass the widget), one authorization per widget session: else 404
+      ``customer_identity_not_found`` (§7.2, §10).
+    * ``returns_promotional_only``: returns against a regular-purchase capture get 409
+      ``wrong_transaction_type`` (§7.5); use ``accounts.refund`` for those.
+    * ``strict_reference_id``: ``x-reference-id`` is at most 32 ASCII characters (§2.2):
+      else 409 ``wrong_inputs``.
+    * ``close_quebec_only``: ``accounts/{n}/close`` closes Quebec accounts only (§5.5). The
+      reference lists no error for other accounts: 409 ``wrong_inputs`` on
+      ``account_number`` (a documented global code).
+    * ``check_context_hash``: on ``POST transactions`` an ``x-context-hash`` must be the
+      sha256 of the body, and an ``x-idempotency-key`` reused with a different body is
+      refused (409 ``wrong_inputs`` naming the header) instead of replaying the first
+      answer (§11 leaves the response undocumented).
+
+    Always on (the reference is explicit): account numbers are 1-14 digits (15 digits get
+    409 ``wrong_inputs``); a wrong HTTP method gets 405 with a JSON error body.
+
+    Sandbox-only: ``GET .../client-id/{client_id}/sandbox/accounts/{n}/pin`` returns the
+    PIN last sent to an account (what the customer reads from the SMS), for a sandbox in
+    another process (``flexiti sandbox serve``); see `flexiti_async.testing.read_pin`.
+    In process, `last_pin` does the same.
 
     >>> sandbox = FlexitiSandbox(seed=1)
     >>> async with sandbox.http_client() as http:        # in process, no sockets
@@ -70,8 +104,14 @@ class FlexitiSandbox:
         default_page_size: int = 10,
         max_page_size: int = 500,
         merchant_override: bool = False,
-        returns_promotional_only: bool = False,
         clock: SandboxClock | None = None,
+        strict: bool = True,
+        require_pin: bool | None = None,
+        require_widget: bool | None = None,
+        returns_promotional_only: bool | None = None,
+        strict_reference_id: bool | None = None,
+        close_quebec_only: bool | None = None,
+        check_context_hash: bool | None = None,
     ) -> None:
         if listing_envelope not in ("object", "list"):
             raise ValueError("listing_envelope must be 'object' or 'list'")
@@ -88,7 +128,12 @@ class FlexitiSandbox:
             expires_in=expires_in,
             default_page_size=default_page_size,
             max_page_size=max_page_size,
-            returns_promotional_only=returns_promotional_only,
+            returns_promotional_only=_switch(returns_promotional_only, strict),
+            require_pin=_switch(require_pin, strict),
+            require_widget=_switch(require_widget, strict),
+            strict_reference_id=_switch(strict_reference_id, strict),
+            close_quebec_only=_switch(close_quebec_only, strict),
+            check_context_hash=_switch(check_context_hash, strict),
         )
         self._env = Env(World(), self.clock, rng, self.options, self.ledger, self.stats)
         #: The default client's id and secret (the secret is never shown in a repr).
@@ -245,7 +290,11 @@ class FlexitiSandbox:
             self._env.world.merchants[client_id or self.client_id].merchant_override = allowed
 
     def last_pin(self, account_number: int) -> int | None:
-        """The PIN of the account's pending verification (as if read from the SMS/email)."""
+        """The PIN of the account's pending verification (as if read from the SMS/email).
+
+        None when no PIN is pending. For a sandbox served in another process use
+        `flexiti_async.testing.read_pin` (it calls the sandbox-only PIN route).
+        """
         with self._lock:
             account = self._env.world.accounts.get(account_number)
             if account is None or account.pending is None:
@@ -364,17 +413,21 @@ class FlexitiSandbox:
     async def serve(
         self, *, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 10.0
     ) -> AsyncIterator[str]:
-        """Serve on loopback sockets (uvicorn in a thread); yield the base URL.
+        """Serve on loopback sockets; yield the base URL.
+
+        An exception raised inside the block comes out as itself (not wrapped in an
+        ``ExceptionGroup``), so ``except NotFoundError:`` around the block works.
 
         >>> async with sandbox.serve() as base_url:   # http://127.0.0.1:<port>/flexiti/pos-api
         ...     ...
         """
         from ._server import serve_app
 
-        async with serve_app(
-            self.app, host=host, port=port, startup_timeout=startup_timeout
-        ) as base_url:
-            yield base_url
+        with unwrap_lone_exception():
+            async with serve_app(
+                self.app, host=host, port=port, startup_timeout=startup_timeout
+            ) as base_url:
+                yield base_url
 
     def serve_forever(
         self,
@@ -394,6 +447,10 @@ class FlexitiSandbox:
             f"<FlexitiSandbox seed={self.seed} client_id={self.client_id!r}"
             f" accounts={len(world.accounts)} authorizations={len(world.authorizations)}>"
         )
+
+
+def _switch(value: bool | None, strict: bool) -> bool:
+    return strict if value is None else value
 
 
 def serve_forever(

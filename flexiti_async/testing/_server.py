@@ -9,6 +9,7 @@ asyncio loop.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import socket
 import threading
@@ -24,7 +25,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ._app import CLOSE_CONNECTION_KEY, PREFIX
 
-__all__ = ["check_loopback", "run_forever", "serve_app"]
+__all__ = ["BindError", "check_loopback", "run_forever", "serve_app"]
 
 
 class _DroppableH11Protocol(H11Protocol):
@@ -91,6 +92,10 @@ def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
     )
 
 
+class BindError(OSError):
+    """The sandbox could not listen on the address (in use, or not available)."""
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -98,7 +103,17 @@ def _bind(host: str, port: int) -> socket.socket:
     # Accepted sockets inherit this. Without it uvicorn's two writes per response (head,
     # body) meet the client's delayed ACK: ~40 ms per request on loopback.
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = (exc.strerror or str(exc)).lower()
+        hint = (
+            " (another server uses it: pick another port)" if exc.errno == errno.EADDRINUSE else ""
+        )
+        error = BindError(f"cannot listen on {host}:{port}: {reason}{hint}")
+        error.errno = exc.errno
+        raise error from None
     sock.set_inheritable(True)
     return sock
 

@@ -440,7 +440,10 @@ class World:
         self.releases: list[Release] = []
         self.returns: list[Return] = []
         self.transactions: list[Transaction] = []
-        self.idempotency: dict[tuple[str, str], tuple[str | None, int, bytes]] = {}
+        # (client id, key) -> (sha256 of the canonical body, status, raw answer)
+        self.idempotency: dict[tuple[str, str], tuple[str, int, bytes]] = {}
+        # (client id, account number) -> widget_session_ids of its open purchase widgets
+        self.widget_sessions: dict[tuple[str, int], list[str]] = {}
         self.auth_index = _SortedRecords("authorization_id")
         self.capture_index = _SortedRecords("capture_id")
         self._ids = {

@@ -11,8 +11,10 @@ from .._redact import REDACTED, SENSITIVE_KEYS
 from ._errors import FieldError, InputError
 
 __all__ = [
+    "account_number",
     "bad",
     "boolean",
+    "check_account_number",
     "day",
     "integer",
     "money",
@@ -61,6 +63,22 @@ def money(source: Mapping[str, Any], param: str) -> Decimal:
     if amount is None:
         raise bad(param, "required")
     return amount
+
+
+_MAX_ACCOUNT = 10**14  # number (14)
+
+
+def check_account_number(param: str, value: int) -> int:
+    """An account number is documented as number (14): 1 to 14 digits."""
+    if not 0 < value < _MAX_ACCOUNT:
+        raise bad(param, "invalid", value)
+    return value
+
+
+def account_number(source: Mapping[str, Any], param: str = "account_number") -> int | None:
+    """An optional account number (see ``check_account_number``)."""
+    value = optional_integer(source, param)
+    return None if value is None else check_account_number(param, value)
 
 
 def optional_integer(source: Mapping[str, Any], param: str) -> int | None:

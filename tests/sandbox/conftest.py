@@ -12,6 +12,15 @@ import pytest
 from flexiti_async.testing import FlexitiSandbox, SandboxClock
 
 START = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
+#: A plan every seeded account may use (plan 1 is neither prime-only nor province-bound).
+PROMOTIONAL = {"transaction_type": "promotional_purchase", "plan_id": 1, "term": 12}
+REGULAR = {"transaction_type": "regular_purchase"}
+IN_STORE_FIELDS = (
+    "verification_code",
+    "request_id",
+    "external_location_id",
+    "external_employee_id",
+)
 
 
 class Api:
@@ -67,16 +76,29 @@ class Api:
             headers={"content-type": "application/json", **(headers or self.headers())},
         )
 
+    async def open_widget(self, account: int) -> str:
+        """The online flow's first step: widget/init naming the account (returns its URL)."""
+        response = await self.post(
+            "widget/init",
+            {"flow": "purchase", "customer_identification": {"account_number": account}},
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["redirection_url"])
+
     async def authorize(
         self, account: int, amount: str = "100.00", **fields: Any
     ) -> dict[str, Any]:
+        """An authorization by the real flow: online (widget/init first) unless in-store
+        fields are given. Promotional (plan 1, 12 months) by default, so returns apply."""
         body: dict[str, Any] = {
             "account_number": account,
             "amount": amount,
-            "financing_option": {"transaction_type": "regular_purchase"},
+            "financing_option": PROMOTIONAL,
             "auto_capture": False,
         }
         body.update(fields)
+        if not any(name in fields for name in IN_STORE_FIELDS):
+            await self.open_widget(account)
         response = await self.post("authorization", body, version="v2.5.1")
         assert response.status_code == 200, response.text
         return dict(response.json())

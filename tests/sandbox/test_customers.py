@@ -8,7 +8,7 @@ import pytest
 
 from flexiti_async.testing import FlexitiSandbox
 
-from .conftest import Api, error_of
+from .conftest import REGULAR, Api, error_of
 
 pytestmark = pytest.mark.anyio
 
@@ -166,7 +166,7 @@ async def test_bypass_refused_after_three_regular_purchases(
 ) -> None:
     acct = sandbox.find_account(risk_rating="L").account_number
     for _ in range(3):
-        await api.authorize(acct, "10.00")
+        await api.authorize(acct, "10.00", financing_option=REGULAR)
     response = await api.post(f"account/{acct}/verify", {"format": "regular_purchase_bypass"})
     assert error_of(response) == "regular_purchase_bypass_is_not_allowed"
     calc = await api.post(f"accounts/{acct}/calculate-interest", {"amount": "20.00"}, "v2.5.1")
@@ -224,7 +224,11 @@ async def test_close_quebec_account_only(api: Api, sandbox: FlexitiSandbox) -> N
     assert (response.status_code, response.json()) == (200, {})
     assert sandbox.account(qc.account_number).status == "C"
     on = sandbox.find_account(province="ON")
-    assert error_of(await api.post(f"accounts/{on.account_number}/close")) == "not_permitted"
+    refused = await api.post(f"accounts/{on.account_number}/close")
+    # The reference lists no code for this: a documented global one, naming the field.
+    assert (refused.status_code, error_of(refused)) == (409, "wrong_input")
+    assert refused.json()["field_errors"][0]["param"] == "account_number"
+    assert sandbox.account(on.account_number).status == "N"
 
 
 async def test_drivers_license_decoding(api: Api) -> None:

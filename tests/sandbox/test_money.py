@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from flexiti_async.testing import FlexitiSandbox
 
-from .conftest import Api, error_of
+from .conftest import REGULAR, Api, _json, error_of
 
 pytestmark = pytest.mark.anyio
 
@@ -66,6 +67,7 @@ async def test_authorization_v25_is_deprecated_but_active(
         "financing_option": {"transaction_type": "regular_purchase"},
         "auto_capture": False,
     }
+    await api.open_widget(acct)
     response = await api.post("authorization", body, version="v2.5")
     assert response.status_code == 200
     assert "apr" in response.json()
@@ -122,6 +124,14 @@ async def test_authorization_refusals(api: Api, sandbox: FlexitiSandbox) -> None
             "auto_capture": False,
             **fields,
         }
+        if isinstance(body["account_number"], int):  # online: the widget comes first
+            await api.post(
+                "widget/init",
+                {
+                    "flow": "purchase",
+                    "customer_identification": {"account_number": body["account_number"]},
+                },
+            )
         return error_of(await api.post("authorization", body, version="v2.5.1"))
 
     frozen = sandbox.find_account(status="F").account_number
@@ -298,15 +308,26 @@ async def test_return_window_is_100_days(api: Api, sandbox: FlexitiSandbox) -> N
     assert error_of(await api.post(path, {"amount": "1.00"})) == "return_date_exceeded"
 
 
-async def test_returns_promotional_only_option() -> None:
-    sandbox = FlexitiSandbox(seed=3, returns_promotional_only=True)
+@pytest.mark.parametrize("relaxed", [False, True])
+async def test_returns_of_regular_purchases(relaxed: bool) -> None:
+    # Strict by default (reference §7.5); returns_promotional_only=False relaxes it.
+    options = {"returns_promotional_only": False} if relaxed else {}
+    sandbox = FlexitiSandbox(seed=3, **options)
     async with sandbox.http_client() as http:
         api = await Api(http, sandbox).login()
         auth = await api.authorize(
-            sandbox.find_account().account_number, "10.00", auto_capture=True
+            sandbox.find_account().account_number,
+            "10.00",
+            auto_capture=True,
+            financing_option=REGULAR,
         )
         path = f"authorization/{auth['authorization_id']}/capture/{auth['capture_id']}/return"
-        assert error_of(await api.post(path, {"full_return": True})) == "wrong_transaction_type"
+        response = await api.post(path, {"full_return": True})
+        if relaxed:
+            assert response.status_code == 200
+        else:
+            assert (response.status_code, error_of(response)) == (409, "wrong_transaction_type")
+            assert sandbox.ledger.count(kind="return") == 0
 
 
 async def test_refund_rules(api: Api, sandbox: FlexitiSandbox) -> None:
@@ -387,17 +408,22 @@ async def test_daily_payment_limit(api: Api, sandbox: FlexitiSandbox) -> None:
 
 async def test_idempotent_replay_is_byte_for_byte(api: Api, sandbox: FlexitiSandbox) -> None:
     acct = sandbox.find_account().account_number
-    keys = {"x-idempotency-key": "k-1", "x-context-hash": "h1"}
-    first = await _payment(api, sandbox, acct, "50.00", **keys)
-    second = await _payment(api, sandbox, acct, "50.00", **keys)
+    pin = await _verify(api, sandbox, acct, "pay")
+    body = {
+        "transaction_type": "deposit",
+        "amount": "50.00",
+        "account_number": str(acct),
+        "verification_code": pin,
+        "request_id": "pay",
+    }
+    keys = {"x-idempotency-key": "k-1", "x-context-hash": hashlib.sha256(_json(body)).hexdigest()}
+    first = await api.post("transactions", body, headers=api.headers(**keys))
+    second = await api.post("transactions", body, headers=api.headers(**keys))  # a resend
     assert first.status_code == second.status_code == 200
     assert first.content == second.content
     assert second.headers["x-idempotent-replay"] == "true"
     assert sandbox.ledger.count(kind="transaction") == 1
     assert sandbox.ledger.filter(kind="transaction")[0].idempotency_key == "k-1"
-    reused = await _payment(api, sandbox, acct, "60.00", **{**keys, "x-context-hash": "h2"})
-    assert (reused.status_code, error_of(reused)) == (409, "idempotency_key_reused")
-    assert sandbox.ledger.count(kind="transaction") == 1
 
 
 async def test_idempotency_keys_are_per_client(api: Api, sandbox: FlexitiSandbox) -> None:
@@ -422,6 +448,7 @@ async def test_amounts_as_strings_variant() -> None:
 
 async def test_money_is_emitted_with_two_decimals(api: Api, sandbox: FlexitiSandbox) -> None:
     acct = sandbox.find_account().account_number
+    await api.open_widget(acct)
     response = await api.post(
         "authorization",
         {

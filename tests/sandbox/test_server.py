@@ -93,6 +93,7 @@ async def test_state_is_shared_with_the_server_thread(sandbox: FlexitiSandbox) -
         }
 
         async def buy() -> None:
+            await api.open_widget(acct)  # online: one widget session per purchase
             response = await api.post("authorization", body, version="v2.5.1")
             assert response.status_code == 200
 
