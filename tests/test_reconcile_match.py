@@ -294,16 +294,26 @@ def test_returns_follow_their_sale_whatever_their_date() -> None:
     assert report.stats["ledger_rows_outside_range"] == 0
 
 
-def test_rows_outside_the_range_are_counted_not_reconciled() -> None:
+def test_rows_outside_the_range_are_counted_and_listed_not_reconciled() -> None:
     ledger = [
         row("OLD", "1.00", day=0),
         row("NEW", "1.00", day=32),
-        row("ORPHAN", "1.00", kind=EntryKind.RETURN, day=3),
+        row("OLD", "1.00", kind=EntryKind.RETURN, day=3),
+        row("LATE", "1.00", kind=EntryKind.RETURN, day=40),
     ]
     report = run(ledger)
     assert report.clean
-    assert report.stats["ledger_rows"] == 3
-    assert report.stats["ledger_rows_outside_range"] == 3
+    assert report.stats["ledger_rows"] == 4
+    assert report.stats["ledger_rows_outside_range"] == 4
+    reasons = {r.reference: r.reason for r in report.outside_range}
+    assert reasons["OLD"] in ("dated outside the range", "its sale is outside the range")
+    assert sorted(r.line for r in report.outside_range) == [2, 3, 4, 5]
+
+
+def test_a_return_flexiti_does_not_know_is_a_discrepancy() -> None:
+    report = run([row("ORPHAN", "1.00", kind=EntryKind.RETURN, day=3)])
+    assert report.keys() == {("missing_in_flexiti", "ORPHAN", "return")}
+    assert report.stats["ledger_rows_outside_range"] == 0
 
 
 # ------------------------------------------------------------------------------ duplicates
@@ -418,10 +428,11 @@ def test_items_outside_their_window_are_ignored() -> None:
     assert matcher.add_authorization(
         auth(1, "A", "1.00", day=3), (date(2024, 1, 3), date(2024, 1, 3))
     )
-    assert not matcher.add_authorization(auth(2, "B", "1.00", day=40))  # after `end`
+    assert matcher.add_authorization(auth(2, "B", "1.00", day=40))  # after `end`
     report = matcher.report()
     assert report.clean
-    assert report.stats["out_of_window_items"] == 2
+    assert report.stats["out_of_window_items"] == 1
+    assert report.outside_authorizations == (2,)
 
 
 def test_non_utc_timestamps_are_placed_on_their_utc_day() -> None:
@@ -482,6 +493,7 @@ def test_report_counts_keys_and_sorting() -> None:
         "missing_in_flexiti": 1,
         "missing_in_ledger": 2,
         "duplicate_reference": 1,
+        "date_mismatch": 0,
         "stale_authorization": 1,
     }
     assert report.keys() >= {("amount_mismatch", "A", "sale"), ("stale_authorization", "S", "sale")}

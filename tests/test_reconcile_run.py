@@ -104,7 +104,8 @@ async def test_every_day_window_is_listed_once_and_the_last_day_counts() -> None
     assert report.clean
     assert report.matched == 3
     calls = client.authorizations.calls
-    assert sorted(calls) == [(START + timedelta(days=i),) * 2 for i in range(10)]
+    # The range plus one day of date tolerance on each side.
+    assert sorted(calls) == [(START + timedelta(days=i),) * 2 for i in range(-1, 11)]
     assert sorted(client.captures.calls) == sorted(calls)
 
 
@@ -113,7 +114,9 @@ async def test_a_lenient_server_does_not_double_count_the_boundary() -> None:
     auths = [auth_on(1, START), auth_on(2, date(2024, 1, 2), 0), auth_on(3, END, 23)]
     client = FakeClient(auths, lenient=True)
     ledger = [sale(1, START), sale(2, date(2024, 1, 2)), sale(3, END)]
-    report = await reconcile(client, ledger, start=START, end=END, as_of=END, window_days=3)
+    report = await reconcile(
+        client, ledger, start=START, end=END, as_of=END, window_days=3, tolerance_days=0
+    )
     assert report.clean
     assert report.stats["authorizations"] == 3
     assert report.stats["out_of_window_items"] == 1
@@ -132,6 +135,7 @@ async def test_concurrency_limit_is_respected_and_progress_is_counted() -> None:
         as_of=END,
         concurrency=3,
         page_size=10,
+        tolerance_days=0,
         progress=progress,
         on_progress=lambda p: seen.append(p.windows_done),
     )

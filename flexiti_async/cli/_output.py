@@ -33,6 +33,7 @@ _LABELS = {
     DiscrepancyKind.MISSING_IN_FLEXITI: "missing in Flexiti",
     DiscrepancyKind.MISSING_IN_LEDGER: "missing in ledger",
     DiscrepancyKind.DUPLICATE_REFERENCE: "duplicate reference",
+    DiscrepancyKind.DATE_MISMATCH: "date mismatch",
     DiscrepancyKind.STALE_AUTHORIZATION: "stale open authorization",
 }
 

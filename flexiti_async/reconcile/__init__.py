@@ -1,7 +1,13 @@
 """Reconciliation of a merchant ledger against Flexiti's authorizations and captures.
 
-Pure logic plus one async entry point; no printing, no formatting beyond the report
-writers. The ``flexiti reconcile`` command is a thin layer over this::
+Pure logic plus async entry points; no printing, no formatting beyond the report writers.
+One engine-agnostic core, used by every path (the single-process `reconcile` included):
+
+* `plan` -> list of `Shard` (store set x UTC day window; small, picklable, deterministic);
+* `run_shard` (client, shard) -> `Partial` (compact, picklable per-reference state);
+* `merge` (partials, ledger) -> `Report` (per reference; a shard merged twice is refused).
+
+The ``flexiti reconcile`` command is a thin layer over this::
 
     from datetime import date
     from flexiti_async import FlexitiClient
@@ -12,11 +18,16 @@ writers. The ``flexiti reconcile`` command is a thin layer over this::
                                  start=date(2024, 1, 1), end=date(2024, 1, 31))
     report.write("report.json")
 
-Matching rules (the details live in ``_match.py``):
+Matching rules (the details live in ``_classify.py``):
 
+* every ledger row and every authorization listed lands in exactly one bucket: matched, a
+  named discrepancy, or outside the range (listed in the report);
 * key = ``reference``, plus the store (``external_location_id``) where both sides have one;
-* ledger sales dated in ``[start, end]`` are reconciled; returns follow their sale;
-* a sale is compared with what Flexiti captured (the listed captures, else the
+* dates are local days in the merchant's time zone (``tz``); ledger rows dated in
+  ``[start, end]`` are reconciled, with ``tolerance_days`` of slack on the dates (a
+  larger gap is a ``date_mismatch``); returns follow their sale, and a return whose
+  reference Flexiti does not know is ``missing_in_flexiti``;
+* a sale is compared with what Flexiti captured up to ``as_of`` (the listed captures, else the
   authorization's ``captured_amount``); an open authorization with nothing captured counts
   for its authorized amount; a fully released one counts for 0 and needs no ledger row;
 * returns: the sum of the ledger's return rows vs the captures' ``returned_amount``;
@@ -32,16 +43,32 @@ from ._ledger import (
     LedgerError,
     LedgerRow,
     RowError,
+    check_ledger_dates,
     ledger_csv,
     parse_ledger,
     read_ledger,
 )
 from ._match import Matcher
-from ._report import Discrepancy, DiscrepancyKind, Report, Side
-from ._run import Listing, Progress, ReconcileClient, reconcile
+from ._merge import MergeError, merge
+from ._plan import Listing, Shard, plan, resolve_tz
+from ._progress import Progress
+from ._report import (
+    Discrepancy,
+    DiscrepancyKind,
+    OutsideRow,
+    Report,
+    Side,
+    check_output_path,
+    neutralise,
+)
+from ._run import reconcile, run_shards
+from ._shard import Partial, ReconcileClient, run_shard
+from ._state import AuthState, CaptureState, RefState
 
 __all__ = [
     "COLUMNS",
+    "AuthState",
+    "CaptureState",
     "Discrepancy",
     "DiscrepancyKind",
     "EntryKind",
@@ -49,13 +76,26 @@ __all__ = [
     "LedgerRow",
     "Listing",
     "Matcher",
+    "MergeError",
+    "OutsideRow",
+    "Partial",
     "Progress",
     "ReconcileClient",
+    "RefState",
     "Report",
     "RowError",
+    "Shard",
     "Side",
+    "check_ledger_dates",
+    "check_output_path",
     "ledger_csv",
+    "merge",
+    "neutralise",
     "parse_ledger",
+    "plan",
     "read_ledger",
     "reconcile",
+    "resolve_tz",
+    "run_shard",
+    "run_shards",
 ]

@@ -20,6 +20,7 @@ __all__ = [
     "LedgerError",
     "LedgerRow",
     "RowError",
+    "check_ledger_dates",
     "ledger_csv",
     "parse_ledger",
     "read_ledger",
@@ -264,6 +265,19 @@ def read_ledger(path: str | os.PathLike[str]) -> list[LedgerRow]:
             raise LedgerError(
                 [RowError(1, None, f"the file is not UTF-8 text ({exc.reason})")], path=name
             ) from None
+
+
+def check_ledger_dates(rows: Iterable[LedgerRow], *, as_of: date, path: str | None = None) -> None:
+    """Refuse rows dated after ``as_of`` (a typo such as 2062 for 2026): `LedgerError`
+    naming every such row's line."""
+    errors = [
+        RowError(row.line if row.line is not None else index + 2, "date",
+                 f"date {row.date} is after the as-of day {as_of} (a typo in the year?)")
+        for index, row in enumerate(rows)
+        if row.date > as_of
+    ]  # fmt: skip
+    if errors:
+        raise LedgerError(errors, path=path)
 
 
 def ledger_csv(rows: Iterable[LedgerRow]) -> str:

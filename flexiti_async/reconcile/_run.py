@@ -1,73 +1,24 @@
-"""The one async entry point, `reconcile`: fan out over day windows, stream into a `Matcher`."""
+"""The single-process engine: `plan` -> `run_shard` (bounded fan-out) -> `merge`."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterable, Callable, Iterable
-from datetime import date, datetime, timezone
-from typing import Any, Literal, Protocol, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime, timezone, tzinfo
+from typing import Any
 
-import attrs
+import anyio
 
-from ..concurrency import bounded_map, date_windows
+from ..concurrency import bounded_map
 from ..errors import InvalidRequestError
-from ..models.authorizations import Authorization, Capture
-from ..pagination import AsyncPaginator
-from ._ledger import LedgerRow, read_ledger
-from ._match import Matcher
+from ._ledger import LedgerRow, check_ledger_dates, read_ledger
+from ._merge import merge
+from ._plan import Shard, plan, resolve_tz
+from ._progress import Progress
 from ._report import Report
+from ._shard import Partial, ReconcileClient, run_shard
 
-__all__ = ["Listing", "Progress", "ReconcileClient", "reconcile"]
-
-T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
-Window = tuple[date, date]
-
-Listing = Literal["authorizations", "captures"]
-
-
-class _Lister(Protocol[T_co]):
-    """A resource group with a history listing (``authorizations`` or ``captures``)."""
-
-    def list(
-        self, *, creation_date_from: date, creation_date_to: date, page_size: int = ...
-    ) -> AsyncIterable[T_co]: ...
-
-
-class ReconcileClient(Protocol):
-    """What `reconcile` needs from its client: a `FlexitiClient` (or a test double)."""
-
-    @property
-    def authorizations(self) -> _Lister[Authorization]: ...
-
-    @property
-    def captures(self) -> _Lister[Capture]: ...
-
-
-@attrs.define(kw_only=True)
-class Progress:
-    """Live counters of one run, updated by `reconcile` as it goes (read them any time).
-
-    ``windows_total`` is the number of listings (two per day window: authorizations and
-    captures); ``windows_done`` those finished, named in ``completed`` as ``(listing, first
-    day, last day)``. ``pages`` and ``items`` count pages and items received. ``retries``
-    is not touched by the engine (it never sees a retry); a caller may count them, e.g.
-    from the client's debug log, as the CLI does.
-    """
-
-    windows_total: int = 0
-    windows_done: int = 0
-    pages: int = 0
-    items: int = 0
-    retries: int = 0
-    completed: list[tuple[Listing, date, date]] = attrs.field(factory=list)
-
-    def done_by_listing(self) -> dict[Listing, int]:
-        """How many windows of each listing are finished."""
-        counts: dict[Listing, int] = {"authorizations": 0, "captures": 0}
-        for listing, _, _ in self.completed:
-            counts[listing] += 1
-        return counts
+__all__ = ["reconcile", "run_shards"]
 
 
 def _check_int(name: str, value: object, low: int) -> None:
@@ -75,10 +26,55 @@ def _check_int(name: str, value: object, low: int) -> None:
         raise InvalidRequestError(f"{name} must be an integer >= {low}, got {value!r}", field=name)
 
 
-def _rows(ledger: Iterable[LedgerRow] | str | os.PathLike[str]) -> Iterable[LedgerRow]:
+def _rows(ledger: Iterable[LedgerRow] | str | os.PathLike[str]) -> list[LedgerRow]:
     if isinstance(ledger, (str, os.PathLike)):
         return read_ledger(ledger)
-    return ledger
+    return list(ledger)
+
+
+async def run_shards(
+    client: ReconcileClient,
+    shards: Sequence[Shard],
+    *,
+    concurrency: int = 8,
+    page_size: int = 100,
+    progress: Progress | None = None,
+    on_progress: Callable[[Progress], Any] | None = None,
+    on_partial: Callable[[Partial], Any] | None = None,
+) -> list[Partial]:
+    """Run ``shards`` in this process, at most ``concurrency`` listings in flight.
+
+    ``on_partial`` is called with each finished shard's `Partial` as it completes (keep
+    them: if the run is cancelled, they are what a partial report is merged from). Returns
+    the partials in completion order. The first error cancels the rest and propagates.
+    """
+    _check_int("concurrency", concurrency, 1)
+    _check_int("page_size", page_size, 1)
+    progress = progress if progress is not None else Progress()
+    progress.shards_total = len(shards)
+    progress.windows_total = sum(
+        len(s.listings) * (1 if s.stores is None else len(s.stores)) for s in shards
+    )
+    limiter = anyio.CapacityLimiter(concurrency)
+    done: list[Partial] = []
+
+    async def one(shard: Shard) -> None:
+        partial = await run_shard(
+            client,
+            shard,
+            page_size=page_size,
+            limiter=limiter,
+            progress=progress,
+            on_progress=on_progress,
+        )
+        done.append(partial)
+        if on_partial is not None:
+            on_partial(partial)
+
+    async with bounded_map(one, shards, limit=concurrency, ordered=False) as results:
+        async for _ in results:
+            pass
+    return done
 
 
 async def reconcile(
@@ -92,96 +88,68 @@ async def reconcile(
     window_days: int = 1,
     page_size: int = 100,
     as_of: date | None = None,
+    tz: str | tzinfo | None = None,
+    tolerance_days: int = 1,
     progress: Progress | None = None,
     on_progress: Callable[[Progress], Any] | None = None,
+    on_partial: Callable[[Partial], Any] | None = None,
 ) -> Report:
     """Reconcile a merchant ledger against Flexiti's authorizations and captures.
 
     ``ledger`` is a path to a ledger CSV (see `read_ledger`) or `LedgerRow` objects.
-    ``[start, end]`` (inclusive) is split into windows of ``window_days`` days; for every
-    window the authorizations (by creation date) and the captures (by capture date) are
-    listed, at most ``concurrency`` listings at once, and streamed page by page into the
-    matching state. Keep ``concurrency`` at or below the client's ``max_concurrency``.
+    ``[start, end]`` (inclusive) are local days in ``tz`` (an IANA name such as
+    ``America/Toronto``; default UTC). The run is `plan`-ned into shards of ``window_days``
+    UTC days (the range plus ``tolerance_days`` on each side, then captures only up to
+    ``as_of``), each listed by `run_shard` with at most ``concurrency`` listings in flight
+    (keep it at or below the client's ``max_concurrency``), and the partials are `merge`-d.
 
-    ``as_of`` (default: today, UTC) is the day stale authorizations are measured from: an
-    authorization still open, with money remaining, created more than ``stale_days`` days
-    before it is reported as a release candidate. Nothing is ever released.
+    ``as_of`` (default: today in ``tz``) is the day stale authorizations are measured from
+    and the last day captures are looked up to; a ledger row dated after it is refused
+    (`LedgerError`). An authorization still open, with money remaining, created more than
+    ``stale_days`` days before it is a release candidate. Nothing is ever released.
 
     ``progress`` (created if not given) is updated as pages arrive; ``on_progress`` is
-    called with it after every page and every finished window (keep it quick: it runs on
-    the event loop). If the run is cancelled, ``progress.completed`` says what finished.
+    called with it after every page and every finished listing (keep it quick: it runs on
+    the event loop). ``on_partial`` gets each finished shard: if the run is cancelled,
+    ``merge(those, ledger, ..., plan=plan(...))`` gives the partial report.
 
     The first error a listing raises (after the client's retries) cancels the others and
-    propagates. Matching rules: see `flexiti_async.reconcile` (summary: key = reference
-    plus store where both sides have one; a sale is compared with what Flexiti captured,
-    or with the authorized amount while capture is pending; returns with the captures'
-    returned amount; duplicates on either side are reported, not compared).
+    propagates. Matching rules: see `flexiti_async.reconcile`.
 
     >>> async with FlexitiClient.from_env() as flexiti:                # doctest: +SKIP
-    ...     report = await reconcile(flexiti, "ledger.csv",
+    ...     report = await reconcile(flexiti, "ledger.csv", tz="America/Toronto",
     ...                              start=date(2024, 1, 1), end=date(2024, 1, 31))
     ...     for item in report.discrepancies:
     ...         print(item.kind, item.reference, item.describe())
     """
     _check_int("concurrency", concurrency, 1)
     _check_int("stale_days", stale_days, 0)
-    _check_int("window_days", window_days, 1)
     _check_int("page_size", page_size, 1)
-    windows = date_windows(start, end, days=window_days)
-    today = as_of if as_of is not None else datetime.now(timezone.utc).date()
-    matcher = Matcher(_rows(ledger), start=start, end=end, as_of=today, stale_days=stale_days)
-    progress = progress if progress is not None else Progress()
-    jobs: list[tuple[Listing, Window]] = []
-    for window in windows:
-        # Interleaved so a window's captures are listed soon after its authorizations.
-        jobs.append(("authorizations", window))
-        jobs.append(("captures", window))
-    progress.windows_total = len(jobs)
-
-    def notify() -> None:
-        if on_progress is not None:
-            on_progress(progress)
-
-    async def drain(
-        source: AsyncIterable[T], add: Callable[[T, tuple[date, date]], bool], window: Window
-    ) -> None:
-        if isinstance(source, AsyncPaginator):
-            async with source.pages() as pages:
-                async for page in pages:
-                    for item in page.items:
-                        add(item, window)
-                    progress.pages += 1
-                    progress.items += len(page.items)
-                    notify()
-        else:  # any async iterable of items (test doubles): pages are not visible
-            async for item in source:
-                add(item, window)
-                progress.items += 1
-
-    async def run(job: tuple[Listing, Window]) -> None:
-        listing, window = job
-        first, last = window
-        if listing == "authorizations":
-            await drain(
-                client.authorizations.list(
-                    creation_date_from=first, creation_date_to=last, page_size=page_size
-                ),
-                matcher.add_authorization,
-                window,
-            )
-        else:
-            await drain(
-                client.captures.list(
-                    creation_date_from=first, creation_date_to=last, page_size=page_size
-                ),
-                matcher.add_capture,
-                window,
-            )
-        progress.windows_done += 1
-        progress.completed.append((listing, first, last))
-        notify()
-
-    async with bounded_map(run, jobs, limit=concurrency, ordered=False) as results:
-        async for _ in results:
-            pass
-    return matcher.report({"windows": len(windows), "pages": progress.pages})
+    zone = resolve_tz(tz)
+    today = as_of if as_of is not None else datetime.now(timezone.utc).astimezone(zone).date()
+    shards = plan(
+        start, end, as_of=today, tz=zone, window_days=window_days, tolerance_days=tolerance_days
+    )
+    rows = _rows(ledger)
+    check_ledger_dates(rows, as_of=today)
+    partials = await run_shards(
+        client,
+        shards,
+        concurrency=concurrency,
+        page_size=page_size,
+        progress=progress,
+        on_progress=on_progress,
+        on_partial=on_partial,
+    )
+    return merge(
+        partials,
+        rows,
+        start=start,
+        end=end,
+        as_of=today,
+        tz=zone,
+        stale_days=stale_days,
+        tolerance_days=tolerance_days,
+        plan=shards,
+        extra_stats={"windows": sum(1 for s in shards if "authorizations" in s.listings)},
+    )

@@ -1,0 +1,186 @@
+"""`merge`: combine the partials of a plan per reference and classify them into a `Report`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta, timezone, tzinfo
+
+from ._classify import classify
+from ._ledger import LedgerRow
+from ._plan import Listing, Shard, local_span, resolve_tz
+from ._report import Report
+from ._shard import Partial
+from ._state import AuthState, CaptureState
+
+__all__ = ["MergeError", "merge"]
+
+_Cover = tuple[Listing, tuple[str, ...] | None, date]
+
+
+class MergeError(ValueError):
+    """The partials cannot be merged as given: the same shard twice, or overlapping shards."""
+
+
+def _tz_name(zone: tzinfo) -> str:
+    return str(getattr(zone, "key", None) or zone.tzname(None) or "UTC")
+
+
+def _cover(partial: Partial) -> Iterable[_Cover]:
+    shard = partial.shard
+    day = shard.first
+    while day <= shard.last:  # bounded: a shard's days
+        for listing in shard.listings:
+            for store in shard.stores if shard.stores is not None else (None,):
+                yield (listing, None if store is None else (store,), day)
+        day += timedelta(days=1)
+
+
+def _combine(
+    partials: Iterable[Partial],
+) -> tuple[list[Partial], dict[int, AuthState], dict[int, CaptureState], dict[str, int]]:
+    """Every authorization and capture once (by id), refusing the same work twice."""
+    seen: dict[object, Shard] = {}
+    covered: dict[_Cover, Shard] = {}
+    by_store: dict[tuple[Listing, date], Shard] = {}  # (listing, day) listed store by store
+    auths: dict[int, AuthState] = {}
+    captures: dict[int, CaptureState] = {}
+    stats = dict.fromkeys(("pages", "items", "repeated_items", "out_of_window_items"), 0)
+    done: list[Partial] = []
+    for partial in partials:
+        shard = partial.shard
+        if shard.key in seen:
+            raise MergeError(f"shard {shard.describe()} was merged twice")
+        seen[shard.key] = shard
+        for cell in _cover(partial):
+            listing, store, day = cell
+            other = covered.get(cell) or covered.get((listing, None, day))
+            if other is None and store is None:
+                other = by_store.get((listing, day))
+            if other is not None:
+                raise MergeError(f"shards {shard.describe()} and {other.describe()} overlap")
+            covered[cell] = shard
+            if store is not None:
+                by_store[(listing, day)] = shard
+        done.append(partial)
+        for key, value in partial.stats.items():
+            stats[key] = stats.get(key, 0) + value
+        for state in partial.references.values():
+            for auth in state.authorizations:
+                if auth.authorization_id in auths:
+                    stats["repeated_items"] += 1  # a boundary item listed by two shards
+                auths[auth.authorization_id] = auth
+            for capture in state.captures:
+                if capture.capture_id in captures:
+                    stats["repeated_items"] += 1
+                captures[capture.capture_id] = capture
+    return done, auths, captures, stats
+
+
+def merge(
+    partials: Iterable[Partial],
+    ledger: Iterable[LedgerRow],
+    *,
+    start: date,
+    end: date,
+    as_of: date | None = None,
+    tz: str | tzinfo | None = None,
+    stale_days: int = 7,
+    tolerance_days: int = 1,
+    plan: Sequence[Shard] | None = None,
+    extra_stats: Mapping[str, int] | None = None,
+) -> Report:
+    """Merge shard partials per reference and classify them against the ledger.
+
+    The partials may come in any order, from any process. A reference whose records fall
+    into several shards merges as one; a record listed by two shards counts once. The same
+    shard twice, or two shards covering the same listing, store and day, raise `MergeError`.
+
+    ``plan`` (the shards the run was meant to do): when some are missing from
+    ``partials``, the report is ``partial``: keys touching a day whose listings did not all
+    finish are left unchecked (``Report.unchecked_lines``) instead of being misjudged.
+    Without ``plan``, the partials are taken as the whole run.
+    """
+    done, auths, captures, stats = _combine(partials)
+    zone = resolve_tz(tz)
+    today = as_of if as_of is not None else datetime.now(timezone.utc).astimezone(zone).date()
+    covered_fn: Callable[[date], bool] | None = None
+    missing: list[Shard] = []
+    if plan is not None:
+        finished = {p.shard.key for p in done}
+        missing = [shard for shard in plan if shard.key not in finished]
+    if missing:
+        covered_fn = _coverage(done, zone)
+    buckets = classify(
+        ledger,
+        auths.values(),
+        captures.values(),
+        start=start,
+        end=end,
+        as_of=today,
+        tz=zone,
+        stale_days=stale_days,
+        tolerance_days=tolerance_days,
+        covered=covered_fn,
+    )
+    merged_stats = dict(buckets.stats)
+    merged_stats.update(stats)
+    merged_stats["authorizations"] = len(auths)
+    merged_stats["captures"] = len(captures)
+    merged_stats["shards"] = len(done)
+    if extra_stats:
+        merged_stats.update(extra_stats)
+    report = Report(
+        start=start,
+        end=end,
+        as_of=today,
+        stale_days=stale_days,
+        tolerance_days=tolerance_days,
+        tz=_tz_name(zone),
+        matched=buckets.matched,
+        discrepancies=buckets.found,
+        stats=merged_stats,
+        partial=bool(missing),
+        windows_done=tuple(
+            (listing, p.shard.first, p.shard.last)
+            for p in sorted(done, key=lambda p: p.shard.index)
+            for listing in p.shard.listings
+        ),
+        outside_range=tuple(sorted(buckets.outside, key=lambda r: r.line)),
+        matched_lines=buckets.matched_lines,
+        unchecked_lines=buckets.unchecked_lines,
+        matched_authorizations=buckets.matched_auths,
+        outside_authorizations=buckets.outside_auths,
+        unchecked_authorizations=buckets.unchecked_auths,
+    )
+    _check_accounted(report)
+    return report
+
+
+def _coverage(done: Sequence[Partial], zone: tzinfo) -> Callable[[date], bool]:
+    """``covered(local_day)``: every UTC day it touches had its listings finished."""
+    days = {
+        p.shard.first + timedelta(days=i)
+        for p in done
+        if "authorizations" in p.shard.listings and p.shard.stores is None
+        for i in range((p.shard.last - p.shard.first).days + 1)
+    }
+
+    def covered(day: date) -> bool:
+        first, last = local_span(day, day, zone)
+        return first in days and last in days
+
+    return covered
+
+
+def _check_accounted(report: Report) -> None:
+    """Every ledger row in exactly one bucket; a failure here is a bug, never hidden."""
+    lines = [*report.matched_lines, *report.unchecked_lines]
+    lines += [row.line for row in report.outside_range]
+    for item in report.discrepancies:
+        lines.extend(item.ledger_lines)
+    rows = report.stats.get("ledger_rows", 0)
+    if len(lines) != rows or len(set(lines)) != len(lines):
+        raise AssertionError(
+            f"internal error: {rows} ledger rows but {len(lines)} bucket entries "
+            f"({len(set(lines))} distinct); please report it"
+        )
