@@ -110,8 +110,9 @@ class RedisTokenStore:
         options: dict[str, Any] = {
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
-            # A down Redis must cost one short failure, not redis-py's retries with backoff.
-            "retry": Retry(NoBackoff(), 0),
+            # A down Redis must cost a short failure, not redis-py's retries with backoff; one
+            # immediate retry replaces a pooled connection that died with a Redis restart.
+            "retry": Retry(NoBackoff(), 1),
             **redis_options,
         }
 
