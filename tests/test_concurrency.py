@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from flexiti_async.concurrency import Outcome, bounded_map, date_windows, iterate_windows
 from flexiti_async.errors import NotFoundError, ServerError
 from flexiti_async.pagination import AsyncPaginator
-from tests._paging_server import PagingApp, serve_in_thread
+from tests._paging_server import PagingApp
 
 KEYS = ("authorizations", "data")
 
@@ -267,20 +267,36 @@ async def test_bounded_map_rejects_bad_arguments(kwargs: dict[str, Any]) -> None
 
 @pytest.mark.anyio
 async def test_server_side_concurrency_over_loopback() -> None:
-    app = PagingApp(0, delay=0.05)  # the delay only makes requests overlap
-    with serve_in_thread(app.app) as base_url:
+    from flexiti_async.testing import FlexitiSandbox
+
+    sandbox = FlexitiSandbox(seed=1)
+    gate = sandbox.faults.hold("terms")  # requests wait in the sandbox: they surely overlap
+    async with sandbox.serve() as base_url:
         limits = httpx.Limits(max_connections=20, max_keepalive_connections=20)
         async with httpx.AsyncClient(base_url=base_url, limits=limits) as http:
+            form = {"client_id": sandbox.client_id, "client_secret": sandbox.client_secret}
+            granted = await http.post(
+                "/v2.5/oauth/token", data=form, headers={"x-reference-id": "ref-0"}
+            )
+            headers = {
+                "authorization": f"Bearer {granted.json()['access_token']}",
+                "x-reference-id": "ref-1",
+            }
+            path = f"/v2.5/client-id/{sandbox.client_id}/terms-and-conditions"
 
             async def get(n: int) -> int:
-                response = await http.get(f"/item/{n}")
-                return int(response.json()["authorization_id"])
+                response = await http.get(path, headers=headers)
+                assert response.status_code == 200
+                return n
 
             async with bounded_map(get, range(1, 61), limit=5) as results:
+                await gate.wait_for(5)
+                assert gate.arrived == 5  # the limit keeps the sixth call back
+                gate.release()
                 got = [r async for r in results]
     assert got == list(range(1, 61))
-    assert app.requests == 60
-    assert app.max_active == 5
+    assert sandbox.stats.count("terms", 200) == 60
+    assert sandbox.stats.max_in_flight == 5
 
 
 # --------------------------------------------------------------------------- date_windows

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
+import anyio
 import httpx
 import pytest
 
@@ -173,3 +174,47 @@ async def test_stats_and_reset(api: Api, sandbox: FlexitiSandbox) -> None:
     assert sandbox.stats.total_requests == 0
     assert sandbox.stats.count() == 0
     assert sandbox.stats.token_grants["client_credentials"] == 0
+
+
+async def test_hold_keeps_requests_until_released(api: Api, sandbox: FlexitiSandbox) -> None:
+    gate = sandbox.faults.hold("terms")
+    answers: list[int] = []
+
+    async def call() -> None:
+        answers.append((await api.get("terms-and-conditions")).status_code)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(3):
+            tg.start_soon(call)
+        await gate.wait_for(3)
+        assert (gate.waiting, answers, sandbox.stats.in_flight) == (3, [], 3)
+        gate.release()
+    assert answers == [200, 200, 200]
+    assert (gate.arrived, gate.waiting, gate.released) == (3, 0, True)
+    assert sandbox.stats.max_in_flight == 3
+
+
+async def test_hold_times_holds_only_the_first(api: Api, sandbox: FlexitiSandbox) -> None:
+    gate = sandbox.faults.hold("terms", times=1)
+    answers: list[int] = []
+
+    async def call() -> None:
+        answers.append((await api.get("terms-and-conditions")).status_code)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(call)
+        await gate.wait_for(1)
+        await call()  # not held: the rule fired its one time
+        assert answers == [200]
+        gate.release()
+    assert answers == [200, 200]
+    assert gate.arrived == 1
+
+
+async def test_hold_fault_on_its_own(api: Api, sandbox: FlexitiSandbox) -> None:
+    fault = Fault.hold()
+    assert fault.gate is not None
+    sandbox.faults.add(route="terms", fault=fault)
+    fault.gate.release()  # released before anyone arrives: requests pass straight through
+    assert (await api.get("terms-and-conditions")).status_code == 200
+    assert fault.gate.arrived == 1

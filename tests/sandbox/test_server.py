@@ -67,14 +67,17 @@ async def test_drop_after_over_sockets(sandbox: FlexitiSandbox) -> None:
 
 
 async def test_in_flight_high_water_mark(sandbox: FlexitiSandbox) -> None:
-    # Long enough that the five requests overlap even when opening five connections to the
-    # server thread (trio) is slow on a loaded machine: 0.2 s flaked once.
-    sandbox.faults.add(route="terms", fault=Fault.latency(1.0))
+    # The hold makes the five requests overlap for sure, however slow the machine.
+    gate = sandbox.faults.hold("terms")
     async with sandbox.serve() as base_url, httpx.AsyncClient(base_url=base_url) as http:
         api = await Api(http, sandbox).login()
         async with anyio.create_task_group() as tg:
             for _ in range(5):
                 tg.start_soon(api.get, "terms-and-conditions")
+            await gate.wait_for(5)
+            assert sandbox.stats.in_flight == 5
+            gate.release()
+    assert gate.arrived == 5
     assert sandbox.stats.max_in_flight == 5
     assert sandbox.stats.max_in_flight_token == 1
     assert sandbox.stats.count("terms", 200) == 5
