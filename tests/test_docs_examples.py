@@ -163,7 +163,7 @@ async def served(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, Any
     """A seeded sandbox on 127.0.0.1, a client for it, and the given names."""
     pytest.importorskip("uvicorn")
     from flexiti_async import FlexitiClient
-    from flexiti_async.testing import FlexitiSandbox
+    from flexiti_async.testing import FlexitiSandbox, read_pin
 
     sandbox = FlexitiSandbox(seed=1)
     # January 2024: 10 days x 2 stores x 5 authorizations, for the paging examples.
@@ -179,7 +179,7 @@ async def served(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, Any
         ) as client:
 
             async def ask_customer_for_pin() -> str:
-                return str(sandbox.last_pin(account.account_number))
+                return str(await read_pin(client, account.account_number))
 
             yield {
                 "flexiti": client,
