@@ -144,7 +144,7 @@ async def _cprofile(base_url: str, n: int) -> tuple[list[list[Any]], list[list[A
 async def _micro() -> list[list[str]]:
     """µs per call of the pipeline's steps (timeit, best of 5)."""
     from flexiti_async import _converter
-    from flexiti_async._client import _clean_params
+    from flexiti_async._config import clean_params as _clean_params
     from flexiti_async._reference import new_reference_id
     from flexiti_async.models.customers import CustomerProfile
     from flexiti_async.resources._validate import check_account_number, exactly_one

@@ -24,6 +24,7 @@ __all__ = [
     "redact_url",
     "redacted_repr",
     "redacted_request",
+    "scrub_request",
 ]
 
 REDACTED = "<redacted>"
@@ -167,6 +168,21 @@ def redacted_request(request: httpx.Request, secrets: Iterable[str] = ()) -> htt
     return httpx.Request(request.method, redact_url(request.url, secrets), headers=headers)
 
 
+def scrub_request(carrier: httpx.Response | httpx.HTTPError, secrets: Iterable[str] = ()) -> None:
+    """Swap the request a response or an httpx exception carries for `redacted_request`.
+
+    The one scrub, applied where an exception is built: our exceptions keep the response
+    (and chain the httpx error) for debugging, and the wire request they point at holds the
+    bearer token, the query (``customers/lookup?vcc_number=``) and the body (PINs, card
+    numbers, answers, the client secret of a token grant). The sent request is not changed.
+    """
+    try:
+        request = carrier.request
+    except RuntimeError:  # built without a request (tests, custom transports)
+        return
+    carrier.request = redacted_request(request, secrets)
+
+
 class SecretRegistry:
     """The secret values one client family knows: the client secret and recent tokens.
 
@@ -214,8 +230,10 @@ class RedactingFilter(logging.Filter):
 
     The library never logs secrets itself. httpx, however, logs every request's full URL
     (query string included) on the ``httpx`` logger at INFO, and ``customers.lookup`` must
-    send ``vcc_number`` in the query: importing flexiti_async therefore attaches one
-    instance to the ``httpx`` logger (`install_httpx_log_filter`). Attach it to your own
+    send ``vcc_number`` in the query: flexiti_async therefore attaches one
+    instance to the ``httpx`` logger when a client sends through httpx's public path (an
+    injected ``http_client``; the client's own transport never logs URLs), and
+    `install_httpx_log_filter` does it on request. Attach it to your own
     handlers as a second line of defence: ``handler.addFilter(RedactingFilter())`` (a
     handler filter also sees records propagated from child loggers such as
     ``httpcore.http11``, which a logger filter does not).
@@ -248,7 +266,8 @@ def install_httpx_log_filter() -> RedactingFilter:
     httpx logs ``HTTP Request: GET <full URL> "HTTP/1.1 200 OK"`` at INFO; the POS API
     takes ``vcc_number`` as a query parameter of ``customers/lookup``, so without this a
     full card number would reach any handler that shows INFO records of ``httpx``. Called
-    when flexiti_async is imported; returns the installed filter.
+    when a FlexitiClient is given an ``http_client`` (only httpx's public send path logs
+    URLs); call it yourself to cover other httpx clients. Returns the installed filter.
     """
     httpx_logger = logging.getLogger("httpx")
     for existing in httpx_logger.filters:

@@ -448,6 +448,20 @@ async def test_closed_client_raises_and_injected_pool_stays_open() -> None:
     await http.aclose()
 
 
+async def test_a_closed_injected_http_client_gives_a_typed_error_not_a_runtime_error() -> None:
+    """The user closed the http_client they gave us: the next call says so, sends nothing."""
+    api = MockAPI()
+    http = httpx.AsyncClient(transport=httpx.MockTransport(api.handler))
+    async with FlexitiClient(CLIENT_ID, CLIENT_SECRET, base_url=BASE, http_client=http) as c:
+        await c.customers.lookup(account_number=1)
+        sent = len(api.api_requests)
+        await http.aclose()
+        with pytest.raises(errors.ClientClosedError, match="injected http_client is closed"):
+            await c.customers.lookup(account_number=1)
+        assert len(api.api_requests) == sent
+        assert not c.is_closed  # the FlexitiClient itself was not closed
+
+
 async def test_own_pool_is_closed_and_aclose_is_idempotent() -> None:
     flexiti = FlexitiClient(CLIENT_ID, CLIENT_SECRET, base_url=BASE)
     await flexiti.aclose()

@@ -20,7 +20,7 @@ import anyio
 import pytest
 
 from flexiti_async import FlexitiClient, RetryPolicy, errors
-from flexiti_async._pool import AdmittedConnectionPool
+from flexiti_async._transports._pool import AdmittedConnectionPool
 from flexiti_async.models import FinancingOption, TransactionType
 from flexiti_async.testing import Fault, FlexitiSandbox, SandboxClock
 

@@ -7,6 +7,7 @@ asserts what happened on the wire (connections opened, reused, dropped), never t
 from __future__ import annotations
 
 import gc
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,7 +19,11 @@ import httpx
 import pytest
 
 from flexiti_async import FlexitiClient
-from flexiti_async._pool import AdmittedConnectionPool, use_admitted_pool
+from flexiti_async._transports._pool import (
+    CONNECTION_PARAMETERS,
+    AdmittedConnectionPool,
+    admitted_client,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -87,12 +92,8 @@ async def _serve(server: _Server) -> AsyncIterator[str]:
             tg.cancel_scope.cancel()
 
 
-def _pool(max_keepalive: int = 8) -> AdmittedConnectionPool:
-    return AdmittedConnectionPool.like(
-        httpcore.AsyncConnectionPool(
-            max_connections=max_keepalive, max_keepalive_connections=max_keepalive
-        )
-    )
+def _pool(max_keepalive: int = 8, **settings: Any) -> AdmittedConnectionPool:
+    return AdmittedConnectionPool(max_keepalive_connections=max_keepalive, **settings)
 
 
 async def _get(pool: AdmittedConnectionPool, url: str) -> bytes:
@@ -152,7 +153,7 @@ async def test_a_connection_the_server_closed_is_replaced_without_an_error() -> 
                 assert server.closed_by_server == expected
                 idle = next(iter(pool._idle.values()), [])
                 for _ in range(200):  # bounded: until the FIN has reached our socket
-                    if not idle or idle[0].has_expired():
+                    if not idle or idle[0][1].has_expired():
                         break
                     await anyio.sleep(0.005)
             # Each request found its predecessor's connection closed and opened a new one.
@@ -243,11 +244,45 @@ async def test_an_injected_http_client_is_left_alone() -> None:
     await injected.aclose()
 
 
-async def test_use_admitted_pool_refuses_transports_it_does_not_know() -> None:
-    mock = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200)))
-    assert use_admitted_pool(mock) is False
-    assert isinstance(mock._transport, httpx.MockTransport)  # type: ignore[attr-defined]
-    await mock.aclose()
+async def test_an_http2_client_built_for_the_pool_keeps_httpcores_pool() -> None:
+    http = admitted_client(httpx.Limits(max_connections=4), http2=True, timeout=httpx.Timeout(5))
+    assert type(_pool_of(http)) is httpcore.AsyncConnectionPool
+    await http.aclose()
+
+
+def test_httpcore_connection_parameters_are_the_ones_the_pool_passes() -> None:
+    """The pool builds ``httpcore.AsyncHTTPConnection`` by keyword: a new httpcore that
+    renames, adds or drops a parameter must fail here, not in production."""
+    signature = inspect.signature(httpcore.AsyncHTTPConnection.__init__)
+    assert tuple(signature.parameters)[1:] == CONNECTION_PARAMETERS
+    assert httpcore.__version__.startswith("1.0."), httpcore.__version__
+
+
+async def test_surplus_idle_connections_are_closed_once_they_expire() -> None:
+    """After a burst, steady traffic reuses the most recent connection; the surplus below
+    it is closed when a connection comes back and they have been idle past the expiry."""
+    now = [1000.0]
+    server = _Server()
+    async with _serve(server) as base:
+        pool = _pool(max_keepalive=8, keepalive_expiry=30.0, clock=lambda: now[0])
+        async with pool:
+            async with anyio.create_task_group() as tg:
+                for _ in range(4):
+                    tg.start_soon(_get, pool, base + "/slow")
+                for _ in range(200):  # bounded: until all four reached the server
+                    if server.requests == 4:
+                        break
+                    await anyio.sleep(0.01)
+                server.release_slow.set()
+            assert len(pool.connections) == 4
+            now[0] += 10.0  # not expired yet: everything is kept
+            await _get(pool, base + "/x")
+            assert len(pool.connections) == 4
+            now[0] += 25.0  # the three left idle since the burst are now past 30 s
+            await _get(pool, base + "/x")
+            assert len(pool.connections) == 1
+            assert pool.in_use == 0
+        assert server.connections == 4
 
 
 async def test_client_over_loopback_reuses_connections_through_the_pool() -> None:

@@ -35,7 +35,7 @@ import anyio
 
 import flexiti_async
 from flexiti_async import FlexitiClient, RetryPolicy, errors
-from flexiti_async._pool import AdmittedConnectionPool
+from flexiti_async._transports._pool import AdmittedConnectionPool
 from flexiti_async.models import FinancingOption, TransactionType, VerifyFormat
 from flexiti_async.testing import Fault, FaultRule, FlexitiSandbox, SandboxClock
 
