@@ -24,8 +24,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flexiti_async import _converter, models
-from flexiti_async._converter import configure_converter, converter, loads, structure
+from flexiti_async import models
+from flexiti_async._converter import (
+    _renames,
+    _scalars,
+    configure_converter,
+    converter,
+    loads,
+    structure,
+)
 from flexiti_async.models import (
     AnnualRate,
     Authorization,
@@ -245,7 +252,7 @@ def _payload(cls: Any, depth: int = 0, clean: bool = False) -> st.SearchStrategy
     junk values unless ``clean``.
     """
     attrs.resolve_types(cls)
-    aliases = dict(_converter._ALIASES.get(cls.__name__, ()))
+    aliases = _renames.wire_rules(cls).aliases
     keys: dict[str, st.SearchStrategy[Any]] = {}
     for a in attrs.fields(cls):
         value = _valid(a.type, depth, clean)
@@ -485,17 +492,19 @@ def test_money_from_decoded_json_stays_exact() -> None:
     _assert_same(data, Authorization)
 
 
-def test_nulls_beside_spelling_variants_as_before() -> None:
-    """The reference's order (variants moved, then nulls under the field's own name
-    dropped) is kept: a null ``term_options`` means "not sent" even beside a variant,
-    a null under the variant alone is structured, and a tuple refuses it."""
+def test_a_null_beside_a_spelling_variant_keeps_the_variant() -> None:
+    """A null ``term_options`` next to a ``terms_options`` list: the list is the value
+    (it used to be discarded); a null under either name alone means "not sent"."""
     data: dict[str, Any] = {"plan_id": 1, "term_options": None, "terms_options": [6]}
-    assert structure(data, OfferType).term_options == ()
+    assert structure(data, OfferType).term_options == (6,)
+    assert REFERENCE.structure(data, OfferType).term_options == (6,)
     _assert_same(data, OfferType)
-    data = {"plan_id": 1, "terms_options": None}
-    with pytest.raises(cattrs.ClassValidationError):
-        structure(data, OfferType)
-    _assert_same(data, OfferType)
+    for data in (
+        {"plan_id": 1, "terms_options": None},
+        {"plan_id": 1, "term_options": None, "terms_options": None},
+    ):
+        assert structure(data, OfferType).term_options == ()
+        _assert_same(data, OfferType)
 
 
 def test_rates_sorted_on_the_fast_path() -> None:
@@ -531,6 +540,26 @@ def test_a_hook_registered_for_a_type_is_called_on_both_paths() -> None:
     assert fast_result == reference_result == OfferType(plan_id=40, term_options=(10, 20))
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_registered_hook_runs_once_on_invalid_input(fast: bool) -> None:
+    """A model whose fields use a hook registered by the user keeps the reference path,
+    so a failure elsewhere in the payload does not run the hook a second time."""
+    calls: list[Any] = []
+
+    def counted(value: Any, _: Any) -> int:
+        calls.append(value)
+        return int(value)
+
+    conv = cattrs.Converter(forbid_extra_keys=False)
+    configure_converter(conv, fast_paths=fast)
+    conv.register_structure_hook(int, counted)  # before first use: hooks build lazily
+    with pytest.raises(cattrs.ClassValidationError):
+        conv.structure({"plan_id": "4", "offer_category": 5.5}, OfferType)
+    assert calls == ["4"]
+    assert conv.structure({"plan_id": "4"}, OfferType).plan_id == 4
+    assert calls == ["4", "4"]
+
+
 def test_strict_converter_stays_on_the_reference_path() -> None:
     strict = cattrs.Converter(forbid_extra_keys=True)
     configure_converter(strict)
@@ -554,7 +583,7 @@ def test_datetime_fast_parse_matches_general(text: str) -> None:
             return ("error", str(exc))
         return ("ok", result, result.tzinfo is timezone.utc)
 
-    assert outcome(_converter._parse_datetime) == outcome(_converter._parse_datetime_general)
+    assert outcome(_scalars.parse_datetime) == outcome(_scalars._parse_datetime_general)
 
 
 @pytest.mark.parametrize("has_z", [True, False])
@@ -562,11 +591,11 @@ def test_datetime_fast_parse_without_z_support(
     has_z: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Python 3.10's fromisoformat reads no "Z": the text is rewritten for it."""
-    monkeypatch.setattr(_converter, "_FROMISOFORMAT_Z", has_z)
-    parsed = _converter._parse_datetime("2024-05-17T12:34:56.123Z")
+    monkeypatch.setattr(_scalars, "_FROMISOFORMAT_Z", has_z)
+    parsed = _scalars.parse_datetime("2024-05-17T12:34:56.123Z")
     assert parsed == datetime(2024, 5, 17, 12, 34, 56, 123000, tzinfo=timezone.utc)
     assert parsed.tzinfo is timezone.utc
-    shifted = _converter._parse_datetime("2024-05-17T12:34:56+05:30")
+    shifted = _scalars.parse_datetime("2024-05-17T12:34:56+05:30")
     assert shifted == datetime(2024, 5, 17, 7, 4, 56, tzinfo=timezone.utc)
     assert shifted.tzinfo is timezone.utc
 
@@ -580,7 +609,7 @@ def test_date_fast_parse_matches_general(text: str) -> None:
         except ValueError as exc:
             return ("error", str(exc))
 
-    assert outcome(_converter._parse_date) == outcome(_converter._parse_date_general)
+    assert outcome(_scalars._parse_date) == outcome(_scalars._parse_date_general)
 
 
 @settings(max_examples=300, deadline=None)
@@ -596,9 +625,9 @@ def test_optional_decimal_hook_matches_the_plain_one(value: Any) -> None:
     def generic(v: Any) -> Any:
         if v is None or (type(v) is str and not v.strip()):
             return None
-        return _converter._structure_decimal(v, Decimal)
+        return _scalars._structure_decimal(v, Decimal)
 
-    assert outcome(lambda v: _converter._structure_optional_decimal(v, None)) == outcome(generic)
+    assert outcome(lambda v: _scalars._structure_optional_decimal(v, None)) == outcome(generic)
 
 
 def _sort_rates_before(data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -606,7 +635,7 @@ def _sort_rates_before(data: Mapping[str, Any]) -> Mapping[str, Any]:
     apr, rates = data.get("apr"), data.get("annual_rates")
     if not isinstance(apr, Mapping) and (rates is None or isinstance(rates, Mapping)):
         return data
-    return _converter._sort_rates(data)
+    return _renames._sort_rates(data)
 
 
 @given(
@@ -616,22 +645,20 @@ def _sort_rates_before(data: Mapping[str, Any]) -> Mapping[str, Any]:
 )
 def test_sort_rates_guard_unchanged(apr: Any, rates: Any, absent: set[str]) -> None:
     data = {k: v for k, v in {"apr": apr, "annual_rates": rates}.items() if k not in absent}
-    assert (_converter._sort_rates(data) is data) == (_sort_rates_before(data) is data)
+    assert (_renames._sort_rates(data) is data) == (_sort_rates_before(data) is data)
 
 
 def test_field_fixups_as_mapping_steps() -> None:
-    assert _converter._term_list({"term_options": "6,12"}) == {"term_options": ["6", "12"]}
-    assert _converter._term_list({"term_options": 6}) == {"term_options": [6]}
+    assert _renames._term_list({"term_options": "6,12"}) == {"term_options": ["6", "12"]}
+    assert _renames._term_list({"term_options": 6}) == {"term_options": [6]}
     same = {"term_options": [6]}
-    assert _converter._term_list(same) is same
-    assert _converter._term_list({}) == {}
+    assert _renames._term_list(same) is same
+    assert _renames._term_list({}) == {}
     forms = {"form_values": {"province": {"options": {"ON": "Ontario", "QC": None}}, "x": 1}}
-    assert _converter._unwrap_form_options(forms) == {
-        "form_values": {"province": {"ON": "Ontario"}}
-    }
-    for unchanged in _converter._term_list.unchanged:
+    assert _renames._unwrap_form_options(forms) == {"form_values": {"province": {"ON": "Ontario"}}}
+    for unchanged in _renames._term_list.unchanged:
         value = unchanged([6])
-        assert _converter._term_list_value(value) is value
+        assert _renames._term_list_value(value) is value
 
 
 def test_generated_source_is_inspectable() -> None:
@@ -698,75 +725,3 @@ def test_usual_payloads_never_fall_back(monkeypatch: pytest.MonkeyPatch) -> None
         structure(loads((FIXTURES / name).read_bytes()), cls)
     with pytest.raises(AssertionError, match="fell back"):
         structure({"account_number": "x"}, CustomerProfile)
-
-
-# ------------------------------------------------------------------------------ loads
-
-
-def _loads_before(data: Any) -> Any:
-    """`loads` as it was before its fast path: json.detect_encoding, then decode()."""
-    if isinstance(data, (bytes, bytearray)):
-        data = data.decode(json.detect_encoding(data), "surrogatepass")
-    return _converter._DECODER.decode(data)
-
-
-JSON_VALUES = st.recursive(
-    st.one_of(
-        st.none(),
-        st.booleans(),
-        st.integers(),
-        st.decimals(allow_nan=False, allow_infinity=False).map(lambda d: format(d, "f")),
-        st.text(max_size=5),
-    ),
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
-
-
-@settings(max_examples=400, deadline=None)
-@given(
-    value=JSON_VALUES,
-    before=st.sampled_from(["", " ", "\n", "\t \r\n", "\ufeff", "\x0c"]),
-    after=st.sampled_from(["", " ", "\n", "\r\n", " x", ",", "\u00a0", "\x1c", "]", "{}"]),
-    encoding=st.sampled_from(
-        ["str", "utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "bytearray"]
-    ),
-    mangle=st.sampled_from(["", "drop last", "NaN", "garbage"]),
-)
-def test_loads_matches_the_decoder(
-    value: Any, before: str, after: str, encoding: str, mangle: str
-) -> None:
-    text = before + json.dumps(value) + after
-    if mangle == "drop last":
-        text = text[:-1]
-    elif mangle == "NaN":
-        text = text.replace("0", "NaN", 1)
-    elif mangle == "garbage":
-        text = "\x00" + text
-    data: Any
-    if encoding == "str":
-        data = text
-    elif encoding == "bytearray":
-        data = bytearray(text.encode("utf-8", "surrogatepass"))
-    else:
-        data = text.encode(encoding, "surrogatepass")
-
-    def outcome(fn: Any) -> Any:
-        try:
-            return ("ok", _canonical(fn(data)))
-        except Exception as exc:
-            return ("error", type(exc), str(exc))
-
-    assert outcome(loads) == outcome(_loads_before)
-
-
-def test_loads_rejects_what_it_always_rejected() -> None:
-    for bad in [b"{} x", b"", b"x", b"[NaN]", b'{"a":}', b"\x00{}", "[1] \u00a0", memoryview(b"1")]:
-        with pytest.raises((ValueError, TypeError)) as fast:
-            loads(bad)  # type: ignore[arg-type]
-        with pytest.raises((ValueError, TypeError)) as before:
-            _loads_before(bad)
-        assert type(fast.value) is type(before.value)
-        assert str(fast.value) == str(before.value)
