@@ -74,7 +74,7 @@ def test_header_in_any_order_and_case_with_extra_columns() -> None:
 
 
 def test_blank_lines_are_skipped_and_quoted_newlines_keep_line_numbers() -> None:
-    text = f'{HEADER}\n\n"A\nB",S1,1.00,2024-01-02,sale\nC,S1,oops,2024-01-02,sale\n'
+    text = f'{HEADER},note\n\nA,S1,1.00,2024-01-02,sale,"two\nlines"\nC,S1,oops,2024-01-02,sale,\n'
     with pytest.raises(LedgerError) as info:
         parse_ledger(text.splitlines(keepends=True))
     assert [(e.line, e.column) for e in info.value.errors] == [(5, "amount")]

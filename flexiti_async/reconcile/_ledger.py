@@ -1,147 +1,88 @@
-"""The merchant ledger: `LedgerRow`, and the CSV reader that reports every bad row at once."""
+"""The merchant ledger CSV: a reader for real exports that reports every bad row at once.
+
+What real exports bring, and what the reader does with it:
+
+* encodings: UTF-8 with or without a byte-order mark, UTF-16 with one (Excel's "Unicode
+  text"); anything else is refused naming the line that holds the first bad byte;
+* delimiters: ``,`` ``;`` or tab, detected from the header (Excel's ``sep=;`` first line is
+  honoured); line ends LF, CRLF or CR; quoted cells, also spanning lines;
+* header names in any order, case and surrounding whitespace; extra columns ignored;
+* blank lines (also lines of empty cells, and trailing ones) skipped; empty trailing cells
+  past the header ignored;
+* strict cells (see ``_cells.py``): amounts ``1234.50``, dates ``2024-03-31``, ASCII
+  digits only, no control characters.
+"""
 
 from __future__ import annotations
 
+import codecs
 import csv
-import enum
 import io
 import os
-import re
 from collections.abc import Iterable, Iterator
 from datetime import date
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
 
 from attrs import frozen
 
+from ._cells import check_text, parse_amount, parse_date, parse_kind
+from ._types import EntryKind, LedgerError, LedgerRow, RowError
+
 __all__ = [
     "COLUMNS",
+    "DELIMITERS",
     "EntryKind",
     "LedgerError",
+    "LedgerFile",
     "LedgerRow",
     "RowError",
     "check_ledger_dates",
     "ledger_csv",
+    "load_ledger",
     "parse_ledger",
     "read_ledger",
 ]
 
 #: The columns a ledger CSV must have (in any order; extra columns are ignored).
 COLUMNS = ("reference", "store", "amount", "date", "kind")
-
-# Plain decimal notation with at most two places: "12", "12.5", "-3.99". Exponents, NaN,
-# thousands separators and currency signs are refused rather than guessed at.
-_AMOUNT = re.compile(r"[+-]?\d+(\.\d{1,2})?")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# The first errors go into the exception message; all of them are on `LedgerError.errors`.
-_MESSAGE_ERRORS = 20
-
-
-class EntryKind(str, enum.Enum):
-    """What a ledger row records: a ``sale`` or a ``return``."""
-
-    SALE = "sale"
-    RETURN = "return"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-@frozen(kw_only=True)
-class LedgerRow:
-    """One row of the merchant ledger.
-
-    ``amount`` is a `Decimal` with at most two places. A sale is never negative; a return
-    may be written either way (``25.00`` or ``-25.00``): the reader keeps its magnitude and
-    the matcher compares magnitudes.
-    ``store`` is None when the cell is empty. ``line`` is the CSV line the row starts on
-    (1 is the header), or None for rows built in code.
-    """
-
-    reference: str
-    amount: Decimal
-    date: date
-    kind: EntryKind = EntryKind.SALE
-    store: str | None = None
-    line: int | None = None
+#: Delimiters recognised from the header, with the name used in messages.
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 
 @frozen
-class RowError:
-    """One problem in the ledger file: ``line`` (1 is the header), ``column``, ``message``."""
+class LedgerFile:
+    """A ledger read from a file: its rows, and how it was read."""
 
-    line: int
-    column: str | None
-    message: str
+    rows: tuple[LedgerRow, ...]
+    delimiter: str
+    encoding: str
 
-    def __str__(self) -> str:
-        where = f"line {self.line}" + (f", column {self.column!r}" if self.column else "")
-        return f"{where}: {self.message}"
-
-
-class LedgerError(ValueError):
-    """The ledger could not be read. ``errors`` lists every bad row (not only the first);
-    ``path`` is the file, when there was one. Nothing is reconciled from a bad ledger.
-    """
-
-    def __init__(self, errors: Iterable[RowError], *, path: str | None = None) -> None:
-        self.errors = tuple(errors)
-        self.path = path
-        shown = [f"  {error}" for error in self.errors[:_MESSAGE_ERRORS]]
-        if len(self.errors) > _MESSAGE_ERRORS:
-            shown.append(f"  ... and {len(self.errors) - _MESSAGE_ERRORS} more")
-        source = f"{path}: " if path else ""
-        count = len(self.errors)
-        noun = "problem" if count == 1 else "problems"
-        super().__init__(f"{source}{count} {noun} in the ledger:\n" + "\n".join(shown))
+    @property
+    def delimiter_name(self) -> str:
+        """``comma``, ``semicolon`` or ``tab``."""
+        return DELIMITERS.get(self.delimiter, repr(self.delimiter))
 
 
-def _amount(text: str, kind: EntryKind | None) -> Decimal | str:
-    """The amount, or an error message."""
-    if not text:
-        return "amount is empty"
-    if not _AMOUNT.fullmatch(text):
-        if re.fullmatch(r"[+-]?\d+\.\d{3,}", text):
-            return f"amount {text!r} has more than two decimal places"
-        return f"amount {text!r} is not a number like 12.34"
-    try:
-        value = Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the pattern already rules this out
-        return f"amount {text!r} is not a number like 12.34"
-    if value < 0:
-        if kind is EntryKind.SALE:
-            return f"a sale's amount must not be negative, got {text}"
-        value = -value
-    return value
+def _name(field: str) -> str:
+    return field.strip().strip("\ufeff").strip().lower()
 
 
-def _date(text: str) -> date | str:
-    """The date, or an error message."""
-    if not text:
-        return "date is empty"
-    if not _DATE.fullmatch(text):
-        return f"date {text!r} is not YYYY-MM-DD"
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return f"date {text!r} does not exist"
+def _sniff(header: str) -> tuple[str, list[str]]:
+    """The delimiter that makes the header hold the most required columns."""
+    best: tuple[int, int, str, list[str]] | None = None
+    for delimiter in DELIMITERS:
+        fields = next(csv.reader([header], delimiter=delimiter), [])
+        found = sum(1 for column in COLUMNS if column in {_name(f) for f in fields})
+        score = (found, len(fields))
+        if best is None or score > best[:2]:
+            best = (found, len(fields), delimiter, fields)
+    assert best is not None
+    return best[2], best[3]
 
 
-def _kind(text: str) -> EntryKind | str:
-    """The entry kind, or an error message."""
-    try:
-        return EntryKind(text.lower())
-    except ValueError:
-        if not text:
-            return "kind is empty (expected sale or return)"
-        return f"kind {text!r} is not sale or return"
-
-
-def _header(fields: list[str] | None) -> tuple[dict[str, int], list[RowError]]:
+def _header(fields: list[str], delimiter: str) -> tuple[dict[str, int], list[RowError]]:
     """Map each required column to its position, or explain what is wrong with the header."""
-    if not fields or all(not f.strip() for f in fields):
-        return {}, [RowError(1, None, f"the file is empty; expected a header: {','.join(COLUMNS)}")]
-    names = [f.strip().lower() for f in fields]
+    names = [_name(f) for f in fields]
     errors: list[RowError] = []
     positions: dict[str, int] = {}
     for column in COLUMNS:
@@ -155,84 +96,145 @@ def _header(fields: list[str] | None) -> tuple[dict[str, int], list[RowError]]:
             RowError(
                 1,
                 None,
-                f"the header lacks the column(s) {', '.join(missing)} "
-                f"(expected {','.join(COLUMNS)}; got {','.join(names)})",
+                f"the header lacks the column(s) {', '.join(missing)} (expected "
+                f"{','.join(COLUMNS)}, separated by a comma, semicolon or tab; read with "
+                f"{DELIMITERS[delimiter]}: {', '.join(repr(n) for n in names)})",
             )
         )
     return positions, errors
 
 
-def _rows(reader: Any) -> Iterator[tuple[int, list[str]]]:
-    """Records with the line they start on (a quoted cell may span lines)."""
-    line = 1
-    for record in reader:
-        start = line + 1
-        line = reader.line_num
-        if not record or all(not cell.strip() for cell in record):
-            continue  # blank lines separate nothing and hold nothing
-        yield start, record
+class _Cursor:
+    """Records with the line they start on (a quoted cell may span lines); ``next_start``
+    is where the record being read began, also when the reader fails on it."""
+
+    def __init__(self, reader: Iterator[list[str]]) -> None:
+        self.reader = reader
+        self.next_start = 2  # the header is line 1, read before the reader starts
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        for record in self.reader:
+            start = self.next_start
+            self.next_start = self.reader.line_num + 2  # type: ignore[attr-defined]
+            if not record or all(not cell.strip() for cell in record):
+                continue  # blank lines separate nothing and hold nothing
+            yield start, record
 
 
-def parse_ledger(source: Iterable[str], *, path: str | None = None) -> list[LedgerRow]:
-    """Parse ledger CSV text (an open text file or any iterable of lines).
+def parse_ledger(source: Iterable[str] | str, *, path: str | None = None) -> list[LedgerRow]:
+    """Parse ledger CSV text (a string, an open text file, or any iterable of lines).
 
     The first line is the header (``reference,store,amount,date,kind`` in any order, any
-    case; extra columns are ignored). Every row is checked and every problem is collected:
-    a bad amount, a bad or impossible date, an unknown kind, an empty reference, a missing
-    or extra cell. If there is any, `LedgerError` is raised listing all of them with their
-    line numbers; no row is silently dropped. Blank lines are skipped.
+    case; extra columns are ignored; ``,`` ``;`` or tab). Every row is checked and every
+    problem is collected: a bad amount, a bad or impossible date, an unknown kind, an empty
+    reference, a control character, a missing or extra cell, an unclosed quote. If there is
+    any, `LedgerError` is raised listing all of them with their line numbers; no row is
+    silently dropped. Blank lines are skipped.
 
     >>> rows = parse_ledger(["reference,store,amount,date,kind", "A1,S1,10.00,2024-01-02,sale"])
     >>> rows[0].amount
     Decimal('10.00')
     """
-    reader = csv.reader(iter(source))
-    try:
-        fields = next(reader, None)
-    except csv.Error as exc:
-        raise LedgerError([RowError(1, None, f"not valid CSV: {exc}")], path=path) from None
-    positions, errors = _header(fields)
+    return list(_parse(source, path=path)[0])
+
+
+def _parse(source: Iterable[str] | str, *, path: str | None) -> tuple[list[LedgerRow], str]:
+    lines = iter(io.StringIO(source, newline="") if isinstance(source, str) else source)
+    first = next(lines, "")
+    offset = 0
+    delimiter: str | None = None
+    if first.strip().lower() in ("sep=,", "sep=;", "sep=\\t", "sep=\t"):
+        # Excel's hint line names the delimiter; the header follows it.
+        delimiter = "\t" if first.strip().lower() in ("sep=\\t", "sep=\t") else first.strip()[-1]
+        first, offset = next(lines, ""), 1
+    header_text = first.rstrip("\r\n")
+    if not header_text.strip():
+        message = f"the file is empty; expected a header: {','.join(COLUMNS)}"
+        raise LedgerError([RowError(1 + offset, None, message)], path=path)
+    if delimiter is None:
+        delimiter, fields = _sniff(header_text)
+    else:
+        fields = next(csv.reader([header_text], delimiter=delimiter), [])
+    positions, errors = _header(fields, delimiter)
     if errors:
-        raise LedgerError(errors, path=path)
-    width = len(fields or ())
+        raise LedgerError([_shift(e, offset) for e in errors], path=path)
+    cursor = _Cursor(csv.reader(lines, delimiter=delimiter, strict=True))
+    header = [_name(f) for f in fields]
     rows: list[LedgerRow] = []
     try:
-        for line, record in _rows(reader):
-            row = _row(line, record, positions, width, errors)
+        for start, record in cursor:
+            row = _row(start, record, positions, header, errors)
             if row is not None:
                 rows.append(row)
     except csv.Error as exc:
-        errors.append(RowError(reader.line_num, None, f"not valid CSV: {exc}"))
+        if "unexpected end of data" in str(exc):
+            message = 'a quoted cell opens on this line and is never closed (a missing ")'
+        else:
+            message = f"not valid CSV: {exc}"
+        errors.append(RowError(cursor.next_start, None, message))
     if errors:
-        raise LedgerError(errors, path=path)
-    return rows
+        raise LedgerError([_shift(e, offset) for e in errors], path=path)
+    return [_shift_row(r, offset) for r in rows] if offset else rows, delimiter
+
+
+def _shift(error: RowError, offset: int) -> RowError:
+    return RowError(error.line + offset, error.column, error.message) if offset else error
+
+
+def _shift_row(row: LedgerRow, offset: int) -> LedgerRow:
+    line = None if row.line is None else row.line + offset
+    return LedgerRow(
+        reference=row.reference,
+        store=row.store,
+        amount=row.amount,
+        date=row.date,
+        kind=row.kind,
+        line=line,
+    )
 
 
 def _row(
-    line: int, record: list[str], positions: dict[str, int], width: int, errors: list[RowError]
+    line: int,
+    record: list[str],
+    positions: dict[str, int],
+    header: list[str],
+    errors: list[RowError],
 ) -> LedgerRow | None:
     """One ledger row, or None after appending its problems to ``errors``."""
     found = len(errors)
-    if len(record) > width:
-        errors.append(
-            RowError(line, None, f"{len(record)} cells but the header has {width} columns")
-        )
+    width = len(header)
+    if len(record) > width and any(cell.strip() for cell in record[width:]):
+        message = f"{len(record)} cells but the header has {width} columns"
+        at = positions["amount"]
+        if len(record) == width + 1 and record[at].strip().isdigit() and len(record[at + 1]) <= 2:
+            message += f" (a decimal comma in {record[at]},{record[at + 1]}? write 1234.50)"
+        errors.append(RowError(line, None, message))
+        return None
+    if [cell.strip().lower() for cell in record[:width]] == header:
+        errors.append(RowError(line, None, "a second header row (were two files joined?)"))
         return None
     missing = [c for c, i in positions.items() if i >= len(record)]
     if missing:
         errors.append(RowError(line, None, f"missing column(s) {', '.join(missing)}"))
         return None
+    required = set(positions.values())
+    for index, text in enumerate(record[:width]):
+        problem = check_text(text, strict=index in required)
+        if problem is not None:
+            errors.append(RowError(line, header[index] or f"#{index + 1}", problem))
+    if len(errors) > found:
+        return None
     cell = {column: record[i].strip() for column, i in positions.items()}
     reference = cell["reference"]
     if not reference:
         errors.append(RowError(line, "reference", "reference is empty"))
-    kind = _kind(cell["kind"])
+    kind = parse_kind(cell["kind"])
     if not isinstance(kind, EntryKind):  # EntryKind is a str too: test for it, not for str
         errors.append(RowError(line, "kind", kind))
-    amount = _amount(cell["amount"], kind if isinstance(kind, EntryKind) else None)
+    amount = parse_amount(cell["amount"], kind if isinstance(kind, EntryKind) else None)
     if isinstance(amount, str):
         errors.append(RowError(line, "amount", amount))
-    when = _date(cell["date"])
+    when = parse_date(cell["date"])
     if isinstance(when, str):
         errors.append(RowError(line, "date", when))
     if len(errors) > found:
@@ -250,21 +252,53 @@ def _row(
     )
 
 
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _decode(data: bytes, path: str) -> tuple[str, str]:
+    """The text and its encoding; a decoding error names the line of the bad byte."""
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
+    try:
+        return data.decode(encoding), encoding
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        bad = data[exc.start : exc.start + 1].hex().upper()
+        hint = " (it looks like Latin-1 or Windows-1252)" if encoding == "utf-8" else ""
+        message = (
+            f"the file is not {encoding.upper().replace('-SIG', '')} text: byte 0x{bad} "
+            f"cannot be read{hint}; save it as UTF-8 (Excel: CSV UTF-8)"
+        )
+        raise LedgerError([RowError(line, None, message)], path=path) from None
+
+
+def load_ledger(path: str | os.PathLike[str]) -> LedgerFile:
+    """Read a ledger CSV file; see `parse_ledger`. Also says how it was read.
+
+    Raises `LedgerError` for bad content and `OSError` when the file cannot be read.
+    """
+    name = os.fspath(path)
+    with open(name, "rb") as handle:
+        data = handle.read()
+    text, encoding = _decode(data, name)
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    rows, delimiter = _parse(text, path=name)
+    return LedgerFile(rows=tuple(rows), delimiter=delimiter, encoding=encoding)
+
+
 def read_ledger(path: str | os.PathLike[str]) -> list[LedgerRow]:
-    """Read a ledger CSV file (UTF-8, a byte-order mark is fine); see `parse_ledger`.
+    """Read a ledger CSV file (UTF-8 or UTF-16, a byte-order mark is fine); see
+    `parse_ledger`.
 
     Raises `LedgerError` for bad content and `OSError` when the file cannot be read.
 
     >>> rows = read_ledger("ledger.csv")                              # doctest: +SKIP
     """
-    name = os.fspath(path)
-    with open(name, encoding="utf-8-sig", newline="") as handle:
-        try:
-            return parse_ledger(handle, path=name)
-        except UnicodeDecodeError as exc:
-            raise LedgerError(
-                [RowError(1, None, f"the file is not UTF-8 text ({exc.reason})")], path=name
-            ) from None
+    return list(load_ledger(path).rows)
 
 
 def check_ledger_dates(rows: Iterable[LedgerRow], *, as_of: date, path: str | None = None) -> None:
