@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import time
 import urllib.parse
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import attrs
+import httpx
 
 from ._version import __version__
 from .errors import (
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from opentelemetry.context import Context
     from opentelemetry.trace import Span
 
-__all__ = ["Recorder", "Telemetry", "operation_for", "recorder_for"]
+__all__ = ["CallSpan", "Recorder", "Telemetry", "operation_for", "path_template", "recorder_for"]
 
 _SCOPE = "flexiti_async"
 
@@ -150,10 +152,14 @@ class _OTel:
         self.error_status = trace.StatusCode.ERROR
 
 
-class Call:
-    """One logical call in progress: its span (current while it runs) and its attributes."""
+class CallSpan:
+    """One logical call in progress: its span (current while it runs) and its metrics.
 
-    __slots__ = ("_attributes", "_recorder", "_span", "_started", "_token")
+    A context manager: leaving the block ends the span, with the exception that left it as
+    the call's error. Inside, the attempt loop reports each `attempt` and each retry.
+    """
+
+    __slots__ = ("_attributes", "_recorder", "_retries", "_span", "_started", "_status", "_token")
 
     def __init__(
         self, recorder: Recorder, span: Span, attributes: dict[str, Any], parent: Context
@@ -161,37 +167,56 @@ class Call:
         self._recorder = recorder
         self._span = span
         self._attributes = attributes
+        self._retries = 0
+        self._status: int | None = None
         self._started = time.perf_counter()
         # Current while the call runs, so a token grant it triggers nests under it.
         self._token = recorder.otel.attach(recorder.otel.set_span_in_context(span, parent))
         recorder.in_flight.add(1, attributes)
 
-    def attempt(self, number: int, *, status: int | None, error: BaseException | None) -> None:
-        """Record one attempt (an HTTP exchange, or a transport error) as a span event."""
+    def __enter__(self) -> CallSpan:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.finish(exc)
+
+    def attempt(self, number: int, got: httpx.Response | BaseException) -> None:
+        """Record one attempt (an HTTP exchange, or an error without an answer) as an event."""
         event: dict[str, Any] = {"flexiti.attempt": number}
         if number > 1:
             event["http.request.resend_count"] = number - 1
-        if status is not None:
-            event["http.response.status_code"] = status
-        if error is not None:
-            event["error.type"] = type(error).__name__
+        if isinstance(got, httpx.Response):
+            self._status = got.status_code
+            event["http.response.status_code"] = got.status_code
+        else:
+            self._status = None
+            event["error.type"] = type(got).__name__
         self._span.add_event("flexiti.attempt", event)
 
-    def finish(self, *, status: int | None, error: BaseException | None, retries: int) -> None:
-        """End the span and record the call's metrics; call exactly once."""
+    def retried(self) -> None:
+        """Count one retry (a 401 replay is not one)."""
+        self._retries += 1
+
+    def finish(self, error: BaseException | None) -> None:
+        """End the span and record the call's metrics; called once, by ``__exit__``."""
         recorder = self._recorder
         span = self._span
         elapsed = time.perf_counter() - self._started
         outcome = _outcome(error)
-        span.set_attribute("flexiti.retries", retries)
-        span.set_attribute("flexiti.outcome", outcome)
-        if status is None and isinstance(error, APIStatusError):
+        status = self._status
+        if isinstance(error, APIStatusError):
             status = error.status_code
-        if status is not None:
-            span.set_attribute("http.response.status_code", status)
+        span.set_attribute("flexiti.retries", self._retries)
+        span.set_attribute("flexiti.outcome", outcome)
         measured = dict(self._attributes)
         measured["flexiti.outcome"] = outcome
         if status is not None:
+            span.set_attribute("http.response.status_code", status)
             measured["http.response.status_code"] = status
         if error is not None:
             error_type = _error_type(error)
@@ -200,8 +225,8 @@ class Call:
             measured["error.type"] = error_type
         recorder.in_flight.add(-1, self._attributes)
         recorder.duration.record(elapsed, measured)
-        if retries:
-            recorder.retries.add(retries, self._attributes)
+        if self._retries:
+            recorder.retries.add(self._retries, self._attributes)
         if error is None and self._attributes["flexiti.operation"] == "oauth.token":
             recorder.grants.add(1, self._attributes)
         try:
@@ -258,8 +283,8 @@ class Recorder:
 
     def start(
         self, method: str, path: str, *, reference_id: str | None, grant_type: str | None = None
-    ) -> Call:
-        """Open the span of one logical call; the caller must `Call.finish` it."""
+    ) -> CallSpan:
+        """Open the span of one logical call: ``with recorder.start(...) as span:``."""
         operation, template = operation_for(method, path)
         attributes: dict[str, Any] = {
             "flexiti.operation": operation,
@@ -279,7 +304,7 @@ class Recorder:
         )
         if reference_id is not None:
             span.set_attribute("flexiti.reference_id", reference_id)
-        return Call(self, span, attributes, parent)
+        return CallSpan(self, span, attributes, parent)
 
     def admission_wait(self, seconds: float, method: str, path: str) -> None:
         """Record how long one request waited for admission (0.0 when it did not wait)."""

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 
 from flexiti_async import errors
@@ -125,10 +126,10 @@ def test_a_call_is_one_client_span_with_an_event_per_attempt(otel: Otel) -> None
 
     recorder = recorder_for(otel.telemetry, "https://pos.example.test/flexiti/pos-api")
     assert recorder is not None
-    call = recorder.start("GET", "authorization/42", reference_id="ref-1")
-    call.attempt(1, status=503, error=None)
-    call.attempt(2, status=200, error=None)
-    call.finish(status=200, error=None, retries=1)
+    with recorder.start("GET", "authorization/42", reference_id="ref-1") as call:
+        call.attempt(1, httpx.Response(503))
+        call.retried()
+        call.attempt(2, httpx.Response(200))
 
     (span,) = otel.spans.get_finished_spans()
     assert span.name == "flexiti authorizations.retrieve"
@@ -166,18 +167,24 @@ def test_errors_set_the_outcome_error_type_and_status(otel: Otel) -> None:
     unknown = errors.OutcomeUnknownError(
         "no answer", reference_id="r", method="POST", path="authorization/1/capture"
     )
-    call = recorder.start("POST", "authorization/1/capture", reference_id="r")
-    call.attempt(1, status=None, error=ConnectionResetError())
-    call.finish(status=None, error=unknown, retries=0)
     missing = errors.NotFoundError("not found", status_code=404, reference_id="s")
-    call = recorder.start("GET", "authorization/2", reference_id="s")
-    call.finish(status=None, error=missing, retries=0)
+
+    def fail(method: str, path: str, got: Any, error: Exception) -> None:
+        with recorder.start(method, path, reference_id="r") as call:
+            call.attempt(1, got)
+            raise error
+
+    with pytest.raises(errors.OutcomeUnknownError):
+        fail("POST", "authorization/1/capture", httpx.RemoteProtocolError("dropped"), unknown)
+    with pytest.raises(errors.NotFoundError):
+        fail("GET", "authorization/2", httpx.Response(404), missing)
 
     first, second = otel.spans.get_finished_spans()
     assert first.attributes["flexiti.outcome"] == "outcome_unknown"
     assert first.attributes["error.type"] == "OutcomeUnknownError"
     assert first.status.status_code is StatusCode.ERROR
-    assert first.events[0].attributes["error.type"] == "ConnectionResetError"
+    assert first.events[0].attributes["error.type"] == "RemoteProtocolError"
+    assert "http.response.status_code" not in first.attributes
     assert first.attributes["server.port"] == 8000
     assert second.attributes["flexiti.outcome"] == "NotFoundError"
     assert second.attributes["error.type"] == "404"  # semconv: the status code
@@ -191,12 +198,11 @@ def test_a_call_is_current_while_it_runs_so_a_token_grant_nests_under_it(otel: O
     recorder = recorder_for(otel.telemetry, "https://pos.example.test")
     assert recorder is not None
     before = trace.get_current_span()
-    call = recorder.start("GET", "customers/lookup", reference_id="r")
-    grant = recorder.start(
-        "POST", "oauth/token", reference_id=None, grant_type="client_credentials"
-    )
-    grant.finish(status=200, error=None, retries=0)
-    call.finish(status=200, error=None, retries=0)
+    with recorder.start("GET", "customers/lookup", reference_id="r"):
+        with recorder.start(
+            "POST", "oauth/token", reference_id=None, grant_type="client_credentials"
+        ) as grant:
+            grant.attempt(1, httpx.Response(200))
     assert trace.get_current_span() is before  # detached again
 
     token, lookup = otel.spans.get_finished_spans()
