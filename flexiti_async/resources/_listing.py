@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import _converter
-from ..errors import InvalidRequestError, ResponseValidationError
+from .._page_decode import PageSettings
+from ..errors import ResponseValidationError
 from ..pagination import AsyncPaginator
 from ._validate import check_page_size
 
@@ -33,12 +34,6 @@ def _parser(cls: type[T], path: str) -> Callable[[Any], T]:
     return parse_item
 
 
-def _positive(value: Any, field: str, *, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InvalidRequestError(f"{field} must be an integer >= {low}", field=field)
-    return value
-
-
 def paginate(
     client: FlexitiClient,
     path: str,
@@ -53,11 +48,15 @@ def paginate(
     external_location_id: str | None,
 ) -> AsyncPaginator[T]:
     """An `AsyncPaginator` over a v2.5.1 listing; every argument is checked here (no I/O)."""
-    size = check_page_size(page_size)
-    start = _positive(page_number, "page_number", low=1)
-    ahead = _positive(prefetch, "prefetch", low=0)
-    if max_items is not None:
-        _positive(max_items, "max_items", low=0)
+    settings = PageSettings.checked(
+        page_size=check_page_size(page_size),  # the API's 1-500 range
+        item_keys=item_keys,
+        start_page=page_number,
+        start_field="page_number",
+        prefetch=prefetch,
+        max_items=max_items,
+    )
+    size = settings.page_size
     query = dict(params)
 
     async def fetch(number: int) -> Any:
@@ -77,14 +76,6 @@ def paginate(
             # whether or not the server applied the filter itself.
             return getattr(item, "external_location_id", None) == store
 
-    return AsyncPaginator(
-        fetch,
-        _parser(cls, path),
-        page_size=size,
-        item_keys=item_keys,
-        start_page=start,
-        prefetch=ahead,
-        max_items=max_items,
-        item_filter=item_filter,
-        spawn=client._spawn(),
+    return AsyncPaginator.from_settings(
+        fetch, _parser(cls, path), settings, item_filter=item_filter, spawn=client._spawn()
     )
