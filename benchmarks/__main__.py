@@ -34,6 +34,7 @@ SCENARIOS = {
     "server": "bench_server",
     "overhead": "bench_overhead",
     "tokens": "bench_tokens",
+    "token_stores": "bench_token_stores",
     "throughput": "bench_throughput",
     "paging": "bench_paging",
     "fanout": "bench_fanout",

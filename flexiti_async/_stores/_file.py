@@ -22,7 +22,7 @@ __all__ = ["FileTokenStore"]
 
 # The wait for the fetch lock outlasts the owner's lease by this much.
 _WAIT_MARGIN = 1.0
-_POLL_FIRST, _POLL_MAX = 0.005, 0.1
+_POLL_FIRST, _POLL_MAX = 0.005, 0.05
 
 
 class FileTokenStore:

@@ -39,7 +39,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 _WAIT_MARGIN = 1.0
-_POLL_FIRST, _POLL_MAX = 0.01, 0.2
+_POLL_FIRST, _POLL_MAX = 0.005, 0.05
 _TRIO_MESSAGE = (
     "RedisTokenStore needs asyncio (redis-py's asyncio client); under trio, share tokens "
     "between processes with FileTokenStore(path)"
