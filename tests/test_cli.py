@@ -79,9 +79,9 @@ def test_sandbox_run_with_faults_still_reports_the_planted_set(
     fired = re.search(r"(\d+) faults injected", result.output)
     assert fired is not None
     assert int(fired.group(1)) > 0
-    retries = re.search(r"retries (\d+)", result.output)
-    assert retries is not None
-    assert int(retries.group(1)) >= int(fired.group(1))
+    retries = re.findall(r"(\d+) retries", result.output)
+    assert retries
+    assert max(int(n) for n in retries) >= int(fired.group(1))
     assert keys_of_json(out_json) == planted
 
 
@@ -146,7 +146,7 @@ def test_ctrl_c_says_what_was_completed(monkeypatch: pytest.MonkeyPatch) -> None
     result = invoke(["reconcile", "--sandbox", "--quiet"])
     assert result.exit_code == 130
     assert "interrupted; 1 of 60 listings had finished" in result.output
-    assert "authorizations 1/30 windows, captures 0/30" in result.output
+    assert "No report was written" in result.output
 
 
 def test_help_version_and_sandbox_serve_help() -> None:

@@ -1,21 +1,49 @@
-"""The async side of ``flexiti reconcile``: real credentials, or the seeded loopback sandbox."""
+"""The async side of ``flexiti reconcile``: real credentials, or the seeded loopback sandbox.
+
+Both go through `run_engine`: plan -> run the shards -> merge, with SIGINT and SIGTERM turned
+into a clean stop (the finished shards are merged into a report marked partial).
+"""
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, tzinfo
 from typing import Any
 
+import anyio
 from attrs import frozen
 
 from .. import FlexitiClient, RetryPolicy
-from ..reconcile import LedgerRow, Progress, Report, ledger_csv, read_ledger, reconcile
+from ..reconcile import (
+    LedgerRow,
+    Partial,
+    Progress,
+    ReconcileClient,
+    Report,
+    ledger_csv,
+    merge,
+    plan,
+    read_ledger,
+    run_shards,
+)
 from ._sandbox_world import PlantedWorld, build_world
 
-__all__ = ["Options", "PreparedWorld", "SandboxOutcome", "prepare_world", "run_real", "run_sandbox"]
+__all__ = [
+    "Options",
+    "Outcome",
+    "PreparedWorld",
+    "SandboxOutcome",
+    "prepare_world",
+    "run_engine",
+    "run_real",
+    "run_sandbox",
+]
 
 # Faults per listing request in --faults mode; each is retried by the client.
 FAULT_RATE = 0.04
@@ -29,18 +57,85 @@ class Options:
     stale_days: int
     window_days: int
     page_size: int
-    as_of: date | None
+    as_of: date
+    tz: tzinfo
+    tolerance_days: int = 1
+
+
+@frozen(kw_only=True)
+class Outcome:
+    """A run's report, and the signal that stopped it early (None when it finished)."""
+
+    report: Report
+    stopped_by: int | None = None
 
 
 @frozen(kw_only=True)
 class SandboxOutcome:
-    """A sandbox run: the report plus what was planted, and where the ledger was written."""
+    """A sandbox run: the report plus what was planted."""
 
     report: Report
     planted: frozenset[tuple[str, str, str]]
-    ledger_path: str
     authorizations: int
     faults_fired: int
+    stopped_by: int | None = None
+
+
+async def run_engine(
+    client: ReconcileClient,
+    rows: Sequence[LedgerRow],
+    *,
+    start: date,
+    end: date,
+    options: Options,
+    progress: Progress,
+    on_progress: Callable[[Progress], Any],
+) -> Outcome:
+    """Plan, run and merge; SIGINT/SIGTERM stop the run and merge what finished."""
+    shards = plan(
+        start,
+        end,
+        as_of=options.as_of,
+        tz=options.tz,
+        window_days=options.window_days,
+        tolerance_days=options.tolerance_days,
+    )
+    partials: list[Partial] = []
+    stopped: list[int] = []
+    async with anyio.create_task_group() as group:
+        if threading.current_thread() is threading.main_thread():
+            group.start_soon(_watch_signals, group.cancel_scope, stopped)
+        await run_shards(
+            client,
+            shards,
+            concurrency=options.concurrency,
+            page_size=options.page_size,
+            progress=progress,
+            on_progress=on_progress,
+            on_partial=partials.append,
+        )
+        group.cancel_scope.cancel()  # finished: stop watching for signals
+    report = merge(
+        partials,
+        rows,
+        start=start,
+        end=end,
+        as_of=options.as_of,
+        tz=options.tz,
+        stale_days=options.stale_days,
+        tolerance_days=options.tolerance_days,
+        plan=shards,
+        extra_stats={"windows": sum(1 for s in shards if "authorizations" in s.listings)},
+    )
+    return Outcome(report=report, stopped_by=stopped[0] if stopped else None)
+
+
+async def _watch_signals(scope: anyio.CancelScope, stopped: list[int]) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            stopped.append(int(signum))
+            scope.cancel()
+            return
 
 
 async def run_real(
@@ -53,7 +148,7 @@ async def run_real(
     options: Options,
     progress: Progress,
     on_progress: Callable[[Progress], Any],
-) -> Report:
+) -> Outcome:
     """Reconcile against Flexiti with FLEXITI_CLIENT_ID / FLEXITI_CLIENT_SECRET."""
     kwargs: dict[str, Any] = {
         # Each listing may have one page prefetched on top of the one being read.
@@ -64,16 +159,12 @@ async def run_real(
     if base_url is not None:
         kwargs["base_url"] = base_url
     async with FlexitiClient.from_env(**kwargs) as client:
-        return await reconcile(
+        return await run_engine(
             client,
             rows,
             start=start,
             end=end,
-            concurrency=options.concurrency,
-            stale_days=options.stale_days,
-            window_days=options.window_days,
-            page_size=options.page_size,
-            as_of=options.as_of,
+            options=options,
             progress=progress,
             on_progress=on_progress,
         )
@@ -93,25 +184,28 @@ def _add_faults(sandbox: Any) -> None:
 
 @frozen(kw_only=True)
 class PreparedWorld:
-    """The sandbox world, its ledger file, and the rows read back from it."""
+    """The sandbox world and the rows read back from its ledger file."""
 
     world: PlantedWorld
-    ledger_path: str
     rows: tuple[LedgerRow, ...]
 
 
 def prepare_world(*, seed: int, stale_days: int, faults: bool) -> PreparedWorld:
-    """Seed the planted world and write its ledger to a temporary CSV file (blocking work,
-    done before the event loop starts)."""
+    """Seed the planted world, write its ledger to a temporary CSV file and read it back
+    through the same parser a real ledger goes through (blocking work, done before the
+    event loop starts). The temporary folder is removed before this returns."""
     world = build_world(seed=seed, stale_days=stale_days)
     folder = tempfile.mkdtemp(prefix="flexiti-sandbox-")
-    ledger_path = os.path.join(folder, "ledger.csv")
-    with open(ledger_path, "w", encoding="utf-8", newline="") as handle:
-        handle.write(ledger_csv(world.ledger))
+    try:
+        ledger_path = os.path.join(folder, "ledger.csv")
+        with open(ledger_path, "w", encoding="utf-8", newline="") as handle:
+            handle.write(ledger_csv(world.ledger))
+        rows = tuple(read_ledger(ledger_path))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     if faults:
         _add_faults(world.sandbox)
-    # Read back through the same parser a real ledger goes through.
-    return PreparedWorld(world=world, ledger_path=ledger_path, rows=tuple(read_ledger(ledger_path)))
+    return PreparedWorld(world=world, rows=rows)
 
 
 async def run_sandbox(
@@ -138,24 +232,20 @@ async def run_sandbox(
             retry_policy=policy,
             max_concurrency=max(2 * options.concurrency, 4),
         ) as client:
-            report = await reconcile(
+            outcome = await run_engine(
                 client,
                 prepared.rows,
                 start=world.start,
                 end=world.end,
-                concurrency=options.concurrency,
-                stale_days=world.stale_days,
-                window_days=options.window_days,
-                page_size=options.page_size,
-                as_of=world.as_of,
+                options=options,
                 progress=progress,
                 on_progress=on_progress,
             )
     fired = sum(rule.hits for rule in world.sandbox.faults.rules)
     return SandboxOutcome(
-        report=report,
+        report=outcome.report,
         planted=world.planted,
-        ledger_path=prepared.ledger_path,
         authorizations=world.authorizations,
         faults_fired=fired,
+        stopped_by=outcome.stopped_by,
     )

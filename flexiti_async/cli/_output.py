@@ -19,11 +19,20 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from ..reconcile import Discrepancy, DiscrepancyKind, Report
 from ..reconcile import Progress as RunProgress
 
-__all__ = ["Display", "count_retries", "make_consoles", "print_summary"]
+__all__ = [
+    "Display",
+    "count_retries",
+    "make_consoles",
+    "plural",
+    "print_summary",
+    "safe",
+    "verbose_logging",
+]
 
 # Rows of the discrepancy table printed on screen; the --out file has all of them.
 _SHOWN = 25
@@ -39,10 +48,30 @@ _LABELS = {
 
 
 def make_consoles() -> tuple[Console, Console]:
-    """(stdout, stderr) consoles; wide when not a terminal so tables don't wrap in logs."""
-    out = Console(width=None if sys.stdout.isatty() else 120)
-    err = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+    """(stdout, stderr) consoles. Off a terminal, no colour codes and no wrapping: the
+    summary is printed as plain lines there (see `print_summary`)."""
+    out = Console(width=None if sys.stdout.isatty() else 10_000, soft_wrap=not sys.stdout.isatty())
+    err = Console(
+        stderr=True,
+        width=None if sys.stderr.isatty() else 10_000,
+        soft_wrap=not sys.stderr.isatty(),
+    )
     return out, err
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """``1 authorization``, ``2 authorizations``, ``1,204 discrepancies``."""
+    word = noun if count == 1 else (plural_form or noun + "s")
+    return f"{count:,} {word}"
+
+
+def safe(text: str | None) -> str:
+    """Text from Flexiti or the ledger made safe for a terminal: control characters escaped."""
+    if text is None:
+        return ""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 class Display:
@@ -102,8 +131,9 @@ class Display:
                 self._logged += 1
                 self._err.print(
                     f"[{self._logged}/{progress.windows_total}] {listing} {span} listed "
-                    f"(total: {progress.pages} pages, {progress.items} items, "
-                    f"{progress.retries} retries)",
+                    f"(so far {plural(progress.pages, 'page')}, "
+                    f"{plural(progress.items, 'item')}, "
+                    f"{plural(progress.retries, 'retry', 'retries')})",
                     highlight=False,
                     markup=False,
                 )
@@ -130,6 +160,28 @@ class _RetryCounter(logging.Handler):
         attempt = args[4] if isinstance(args, tuple) and len(args) == 6 else None
         if isinstance(attempt, int) and attempt > 1:
             self._progress.retries += 1
+
+
+@contextmanager
+def verbose_logging(progress: RunProgress, *, verbose: bool) -> Iterator[None]:
+    """Count retries; with ``verbose``, also print the client's DEBUG lines on stderr.
+
+    The client redacts its own log lines (tokens, secrets, card numbers never appear), so
+    they are printed as they are.
+    """
+    with count_retries(progress):
+        if not verbose:
+            yield
+            return
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.DEBUG)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logger = logging.getLogger("flexiti_async")
+        logger.addHandler(handler)
+        try:
+            yield
+        finally:
+            logger.removeHandler(handler)
 
 
 @contextmanager
@@ -164,69 +216,136 @@ def _note(item: Discrepancy) -> str:
     """What the amount columns don't say."""
     if item.kind is DiscrepancyKind.DUPLICATE_REFERENCE:
         where = item.side.value if item.side else ""
-        ids = len(item.authorization_ids)
         lines = ",".join(str(n) for n in item.ledger_lines)
-        return f"twice in {where}: {ids} authorizations, ledger lines {lines or '-'}"
+        return (
+            f"more than once in {where}: {plural(len(item.authorization_ids), 'authorization')}, "
+            f"ledger lines {lines or '-'}"
+        )
     if item.kind is DiscrepancyKind.STALE_AUTHORIZATION:
-        return f"open {item.age_days} days since {item.created}: release candidate"
+        return f"open {plural(item.age_days or 0, 'day')} since {item.created}: release candidate"
+    if item.kind is DiscrepancyKind.DATE_MISMATCH:
+        return f"ledger {item.ledger_date}, Flexiti {item.flexiti_date}"
     if item.kind is DiscrepancyKind.AMOUNT_MISMATCH and item.difference is not None:
         return f"ledger {item.difference:+}"
     return ""
 
 
+def _reference(item: Discrepancy) -> str:
+    if item.reference is None:
+        return "#" + " ".join(str(i) for i in item.authorization_ids)
+    return safe(item.reference)
+
+
+def _stats_line(report: Report, progress: RunProgress) -> str:
+    stats = report.stats
+    rows = stats.get("ledger_rows", 0)
+    return (
+        f"{plural(rows, 'ledger row')} ({stats.get('ledger_rows_outside_range', 0):,} outside "
+        f"the range) · {plural(stats.get('authorizations', 0), 'authorization')} · "
+        f"{plural(stats.get('captures', 0), 'capture')} · "
+        f"{stats.get('voided_authorizations', 0):,} voided · "
+        f"{plural(stats.get('windows', 0), 'window')} · {plural(progress.pages, 'page')} · "
+        f"{plural(progress.retries, 'retry', 'retries')}"
+    )
+
+
+def _heading(report: Report) -> str:
+    partial = "PARTIAL (interrupted) " if report.partial else ""
+    return (
+        f"{partial}Reconciliation {report.start} .. {report.end} in {report.tz} (as of "
+        f"{report.as_of}; dates within {plural(report.tolerance_days, 'day')}; open "
+        f"authorizations are stale after {plural(report.stale_days, 'day')})"
+    )
+
+
 def print_summary(out: Console, report: Report, progress: RunProgress, *, quiet: bool) -> None:
-    """The result: a counts table, the first discrepancies, and the run's figures."""
+    """The result: counts, the discrepancies, and the run's figures.
+
+    On a terminal: tables (the first discrepancies). Elsewhere (a pipe, a file, CI): plain
+    lines, one per discrepancy and one per row outside the range, never wrapped, so that
+    ``grep REFERENCE`` finds the whole line.
+    """
     counts = report.counts()
     total = len(report.discrepancies)
     if quiet:
-        parts = ", ".join(f"{n} {_LABELS[k]}" for k, n in counts.items() if n)
+        parts = ", ".join(f"{n:,} {_LABELS[k]}" for k, n in counts.items() if n)
         out.print(
-            f"{report.matched} matched, {total} discrepancies" + (f" ({parts})" if parts else ""),
+            f"{report.matched:,} matched, {plural(total, 'discrepancy', 'discrepancies')}"
+            + (f" ({parts})" if parts else "")
+            + (" [partial: interrupted]" if report.partial else ""),
             highlight=False,
+            markup=False,
             soft_wrap=True,
         )
         return
-    stats = report.stats
-    out.print(
-        f"[bold]Reconciliation {report.start} .. {report.end}[/bold] "
-        f"(as of {report.as_of}; open authorizations are stale after {report.stale_days} days)"
-    )
+    if not out.is_terminal:
+        _print_plain(out, report, progress)
+        return
+    out.print(Text(_heading(report), style="bold"))
     table = Table()
     table.add_column("result")
     table.add_column("count", justify="right")
-    table.add_row("matched", str(report.matched), style="green")
+    table.add_row("matched", f"{report.matched:,}", style="green")
     for kind, n in counts.items():
-        table.add_row(_LABELS[kind], str(n), style="red" if n else "dim")
+        table.add_row(_LABELS[kind], f"{n:,}", style="red" if n else "dim")
+    table.add_row("outside the range", f"{len(report.outside_range):,}", style="dim")
+    if report.partial:
+        table.add_row("not checked (interrupted)", f"{len(report.unchecked_lines):,}")
     out.print(table)
-    out.print(
-        f"ledger rows {stats.get('ledger_rows', 0)} "
-        f"(outside the range {stats.get('ledger_rows_outside_range', 0)}) · "
-        f"authorizations {stats.get('authorizations', 0)} · captures {stats.get('captures', 0)} "
-        f"· voided {stats.get('voided_authorizations', 0)} · windows {stats.get('windows', 0)} "
-        f"· pages {progress.pages} · retries {progress.retries}",
-        highlight=False,
-        soft_wrap=True,
-    )
+    out.print(_stats_line(report, progress), highlight=False, markup=False, soft_wrap=True)
     if not total:
         return
     details = Table(title="Discrepancies", title_justify="left")
-    details.add_column("kind")
-    details.add_column("reference", overflow="fold")
-    details.add_column("store")
-    details.add_column("entry")
-    details.add_column("ledger", justify="right")
-    details.add_column("Flexiti", justify="right")
-    details.add_column("note")
+    for name in ("kind", "reference", "store", "entry", "ledger", "Flexiti", "note"):
+        right = name in ("ledger", "Flexiti")
+        details.add_column(name, justify="right" if right else "left", overflow="fold")
     for item in report.discrepancies[:_SHOWN]:
         details.add_row(
-            _LABELS[item.kind],
-            item.reference or "#" + " ".join(str(i) for i in item.authorization_ids),
-            item.store or "",
-            item.entry.value,
-            _money(item.ledger_amount),
-            _money(item.flexiti_amount),
-            _note(item),
+            *(
+                Text(cell)  # Text, not markup: a reference may contain "[bold]"
+                for cell in (
+                    _LABELS[item.kind],
+                    _reference(item),
+                    safe(item.store),
+                    item.entry.value,
+                    _money(item.ledger_amount),
+                    _money(item.flexiti_amount),
+                    _note(item),
+                )
+            )
         )
     out.print(details)
     if total > _SHOWN:
-        out.print(f"... and {total - _SHOWN} more (write them all with --out report.csv)")
+        out.print(f"... and {total - _SHOWN:,} more (write them all with --out report.csv)")
+
+
+def _print_plain(out: Console, report: Report, progress: RunProgress) -> None:
+    def line(text: str) -> None:
+        out.print(text, highlight=False, markup=False, soft_wrap=True)
+
+    line(_heading(report))
+    line(f"matched: {report.matched:,}")
+    for kind, n in report.counts().items():
+        line(f"{_LABELS[kind]}: {n:,}")
+    line(f"outside the range: {len(report.outside_range):,}")
+    if report.partial:
+        line(f"not checked (interrupted): {len(report.unchecked_lines):,}")
+    line(_stats_line(report, progress))
+    for item in report.discrepancies:
+        fields = [
+            f"discrepancy {item.kind.value}",
+            f"reference={_reference(item)}",
+            f"store={safe(item.store)}",
+            f"entry={item.entry.value}",
+            f"ledger={_money(item.ledger_amount)}",
+            f"flexiti={_money(item.flexiti_amount)}",
+            f"lines={','.join(str(n) for n in item.ledger_lines)}",
+        ]
+        note = _note(item)
+        line("\t".join(fields) + (f"\tnote={note}" if note else ""))
+    for row in report.outside_range:
+        line(
+            f"outside_range line={row.line}\treference={safe(row.reference)}\t"
+            f"store={safe(row.store)}\tentry={row.kind.value}\tdate={row.date}\t"
+            f"reason={row.reason}"
+        )
