@@ -57,7 +57,7 @@ async def test_untrusted_certificate_is_refused_by_default(
 ) -> None:
     """The default client verifies: a certificate from an unknown CA fails the handshake
     with a clear APIConnectionError, and nothing reaches the server."""
-    sandbox = FlexitiSandbox(seed=3)
+    sandbox = FlexitiSandbox(seed=3, strict=False)  # bare online authorizations
     account = sandbox.find_account(status="N")
     async with serve_tls(sandbox.app, ca, tmp_path) as base_url:
         assert base_url.startswith("https://127.0.0.1:")
@@ -76,7 +76,7 @@ async def test_handshake_failure_on_a_state_changing_post_is_not_outcome_unknown
 ) -> None:
     """A failed handshake proves the request never left: an authorization POST raises
     APIConnectionError (it was even retried, safely), never OutcomeUnknownError."""
-    sandbox = FlexitiSandbox(seed=3)
+    sandbox = FlexitiSandbox(seed=3, strict=False)  # bare online authorizations
     account = sandbox.find_account(status="N")
     store = InMemoryTokenStore()  # shared, so the second client needs no token request
     async with serve_tls(sandbox.app, ca, tmp_path) as base_url:
@@ -116,7 +116,7 @@ async def test_custom_ca_through_an_injected_client_works_end_to_end(
 ) -> None:
     """``httpx.AsyncClient(verify=ssl_context)`` with the CA: token grant and lookup over
     verified TLS."""
-    sandbox = FlexitiSandbox(seed=3)
+    sandbox = FlexitiSandbox(seed=3, strict=False)  # bare online authorizations
     account = sandbox.find_account(status="N")
     async with serve_tls(sandbox.app, ca, tmp_path) as base_url:
         http = httpx.AsyncClient(verify=client_context(ca))
@@ -147,7 +147,7 @@ async def test_custom_ca_still_verifies_chain_and_hostname(
 ) -> None:
     """An injected client with a custom CA refuses a certificate from another CA, and a
     certificate of the right CA that names another host."""
-    sandbox = FlexitiSandbox(seed=3)
+    sandbox = FlexitiSandbox(seed=3, strict=False)  # bare online authorizations
     if case == "other CA":
         served = serve_tls(sandbox.app, trustme.CA(), tmp_path)
     else:
