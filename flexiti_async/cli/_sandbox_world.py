@@ -92,10 +92,11 @@ def build_world(
     """Seed a sandbox with ``stores x days x per_day`` authorizations and plant discrepancies.
 
     Planted (at the default size): 5 sale amount mismatches (one of a single cent), 2
-    return amount mismatches, 4 sales missing in Flexiti, 4 missing in the ledger, 3
-    references duplicated in the ledger and 2 in Flexiti, 3 stale open authorizations, plus
-    1 recent open authorization that must *not* be flagged and fully released ones that
-    need no ledger row.
+    return amount mismatches, 4 sales missing in Flexiti, 2 orphan returns (missing in
+    Flexiti), 4 missing in the ledger, 2 date mismatches, 3 references duplicated in the
+    ledger and 2 in Flexiti, 3 stale open authorizations, plus cases that must *not* be
+    flagged: 1 recent open authorization, 1 captured after the range end (by ``as_of``),
+    and fully released ones that need no ledger row.
     """
     from ..testing import FlexitiSandbox
 
@@ -156,6 +157,20 @@ def build_world(
     for record in take(plain, 3):
         overrides[record.authorization.authorization_id] = [_sale(record), _sale(record)]
         planted.add(key(K.DUPLICATE_REFERENCE, record))
+    # Date mismatches: the sale booked three days after Flexiti created it (inside the range).
+    late = [r for r in plain if r.authorization.created.date() <= end - timedelta(days=3)]
+    for record in late[:2]:
+        plain.remove(record)
+        row = _sale(record)
+        overrides[record.authorization.authorization_id] = [
+            LedgerRow(
+                reference=row.reference,
+                store=row.store,
+                amount=row.amount,
+                date=row.date + timedelta(days=3),
+            )
+        ]
+        planted.add(key(K.DATE_MISMATCH, record))
     # Duplicated in Flexiti: a second authorization under the same reference and store.
     for record in take(plain, 2):
         auth = record.authorization
@@ -193,6 +208,35 @@ def build_world(
             )
         )
         planted.add((K.MISSING_IN_FLEXITI.value, reference, "sale"))
+
+    # Orphan returns: refunds booked for references Flexiti never saw (no sale anywhere).
+    for index in range(2):
+        day = start + timedelta(days=rng.randrange(days))
+        reference = f"REFUND-{day:%Y%m%d}-{index:03d}"
+        ledger.append(
+            LedgerRow(
+                reference=reference,
+                store=rng.choice(store_ids),
+                amount=Decimal(rng.randrange(500, 9000)).scaleb(-2),
+                date=day,
+                kind=EntryKind.RETURN,
+            )
+        )
+        planted.add((K.MISSING_IN_FLEXITI.value, reference, "return"))
+
+    # Authorized on the last evening, captured the next morning (after the range end, by
+    # as_of): the capture is looked up past the range, so this must *not* be flagged.
+    store = rng.choice(store_ids)
+    amount = Decimal(rng.randrange(5000, 50000)).scaleb(-2)
+    sandbox.add_history(
+        created=datetime.combine(end, time(20, 15), timezone.utc),
+        amount=amount,
+        reference=f"LATE-{end:%Y%m%d}",
+        external_location_id=store,
+        captured=True,
+        captured_at=datetime.combine(as_of, time(9, 5), timezone.utc),
+    )
+    ledger.append(LedgerRow(reference=f"LATE-{end:%Y%m%d}", store=store, amount=amount, date=end))
 
     # Open authorizations, booked in the ledger at their authorized amount (capture
     # pending): three older than stale_days (release candidates) and one recent; only
