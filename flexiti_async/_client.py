@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import os
 import time
-import urllib.parse
-from collections.abc import Awaitable, Callable, Mapping
-from functools import cached_property, partial
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 import anyio
 import anyio.abc
@@ -36,85 +34,20 @@ from ._config import (
     normalise_base_url,
     resolve_timeout,
 )
-from ._pipeline import Pipeline
-from ._redact import SecretRegistry, install_httpx_log_filter
+from ._family import Spawn, _Family
+from ._redact import install_httpx_log_filter
 from ._retry import RetryPolicy
 from ._transports import Sender, build_http_client
-from ._version import __version__
 from .environments import Environment
 from .errors import ClientClosedError, InvalidRequestError
-
-if TYPE_CHECKING:
-    from .resources.accounts import Accounts
-    from .resources.applications import Applications
-    from .resources.authorizations import Authorizations
-    from .resources.captures import Captures
-    from .resources.content import Content
-    from .resources.customers import Customers
-    from .resources.merchants import Merchants
-    from .resources.transactions import Transactions
-    from .resources.widget import Widget
+from .resources._base import ResourceGroups
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "DEFAULT_TIMEOUT", "FlexitiClient"]
 
 T = TypeVar("T")
 
 
-class _Family:
-    """State shared by a client and every client derived from it with `with_options`."""
-
-    def __init__(
-        self,
-        *,
-        client_id: str,
-        client_secret: str,
-        base_url: str,
-        sender: Sender,
-        max_concurrency: int,
-        token_store: TokenStore,
-        refresh_leeway: float,
-        clock: Callable[[], float],
-        transport: Transport,
-    ) -> None:
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.base_url = base_url
-        self.http = sender.http
-        self.owns_http = sender.owns_http
-        self.max_concurrency = max_concurrency
-        self.token_store = token_store
-        self.refresh_leeway = refresh_leeway
-        self.clock = clock
-        self.transport = transport
-        self.secrets = SecretRegistry()
-        self.secrets.add_permanent(client_secret)
-        self.user_agent = f"flexiti-async/{__version__} httpx/{httpx.__version__}"
-        self.pipeline = Pipeline(
-            sender,
-            max_concurrency=max_concurrency,
-            secrets=self.secrets,
-            token_url=f"{base_url}/v2.5/oauth/token",
-            user_agent=self.user_agent,
-        )
-        self.limiter = self.pipeline.limiter
-        self.managers: dict[str, TokenManager] = {}
-        self.task_group: anyio.abc.TaskGroup | None = None
-        # One cancel scope per background job (page prefetch), so that `aclose` can stop
-        # them without cancelling the task group's own scope: that scope also wraps the
-        # body of the user's ``async with`` block.
-        self.background: set[anyio.CancelScope] = set()
-        self.quoted_client_id = urllib.parse.quote(client_id, safe="")
-
-    @property
-    def closed(self) -> bool:
-        return self.pipeline.closed
-
-    @closed.setter
-    def closed(self, value: bool) -> None:
-        self.pipeline.closed = value
-
-
-class FlexitiClient:
+class FlexitiClient(ResourceGroups):
     """An async client for the Flexiti POS API v2.5 / v2.5.1.
 
     One client owns one connection pool and one token manager per scope. Use it as an async
@@ -310,71 +243,6 @@ class FlexitiClient:
             f"{self._family.base_url!r} scope={self._scope!r} {state}>"
         )
 
-    # ------------------------------------------------------------------ resources
-
-    @cached_property
-    def customers(self) -> Customers:
-        """Customer search, lookup and driver's licence decoding."""
-        from .resources.customers import Customers
-
-        return Customers(self)
-
-    @cached_property
-    def accounts(self) -> Accounts:
-        """Verification, financing options, close and refund."""
-        from .resources.accounts import Accounts
-
-        return Accounts(self)
-
-    @cached_property
-    def authorizations(self) -> Authorizations:
-        """Credit authorizations: create, retrieve, list, capture, release, return."""
-        from .resources.authorizations import Authorizations
-
-        return Authorizations(self)
-
-    @cached_property
-    def captures(self) -> Captures:
-        """Capture history."""
-        from .resources.captures import Captures
-
-        return Captures(self)
-
-    @cached_property
-    def transactions(self) -> Transactions:
-        """Deposits, in-store payments and trade-ins (idempotent)."""
-        from .resources.transactions import Transactions
-
-        return Transactions(self)
-
-    @cached_property
-    def widget(self) -> Widget:
-        """Online channel: open a Flexiti widget session."""
-        from .resources.widget import Widget
-
-        return Widget(self)
-
-    @cached_property
-    def applications(self) -> Applications:
-        """Credit applications (schema withdrawn by Flexiti: passthrough)."""
-        from .resources.applications import Applications
-
-        return Applications(self)
-
-    @cached_property
-    def content(self) -> Content:
-        """Terms and conditions, localized strings."""
-        from .resources.content import Content
-
-        return Content(self)
-
-    @cached_property
-    def merchants(self) -> Merchants:
-        """Deprecated merchant login."""
-        from .resources.merchants import Merchants
-
-        return Merchants(self)
-
     # ------------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> FlexitiClient:
@@ -434,56 +302,15 @@ class FlexitiClient:
         if self._family.closed:
             raise ClientClosedError("this FlexitiClient is closed; create a new one")
 
-    def _spawn(self) -> Callable[[Callable[[], Awaitable[None]]], None] | None:
-        """A function that starts background work in the client's task group, if it has one.
-
-        Work started this way must not raise: an error would cancel the user's ``async with``
-        block. The paginator hands every outcome, errors included, to its consumer.
-        """
-        family = self._family
-        task_group = family.task_group
-        if task_group is None or family.closed:
-            return None
-
-        async def run(work: Callable[[], Awaitable[None]]) -> None:
-            with anyio.CancelScope() as scope:
-                family.background.add(scope)
-                try:
-                    if family.closed:
-                        scope.cancel()  # closed before it started: let it wind down
-                    await work()
-                finally:
-                    family.background.discard(scope)
-
-        def spawn(work: Callable[[], Awaitable[None]]) -> None:
-            if family.closed:
-                raise ClientClosedError("this FlexitiClient is closed; create a new one")
-            task_group.start_soon(run, work)
-
-        return spawn
+    def _spawn(self) -> Spawn | None:
+        """A function that starts background work in the client's task group, if it has one
+        (see `_Family.spawner`)."""
+        return self._family.spawner()
 
     # ------------------------------------------------------------------ tokens
 
     def _manager(self, scope: str) -> TokenManager:
-        family = self._family
-        manager = family.managers.get(scope)
-        if manager is None:
-            manager = family.managers[scope] = TokenManager(
-                client_id=family.client_id,
-                client_secret=family.client_secret,
-                scope=scope,
-                key=f"{family.base_url}|{family.client_id}|{scope}",
-                # Grants go through the pipeline's one attempt loop, with this client's
-                # per-attempt timeout and retry policy.
-                fetch=partial(
-                    family.pipeline.grant, attempt_timeout=self._timeout, policy=self._retry
-                ),
-                store=family.token_store,
-                secrets=family.secrets,
-                refresh_leeway=family.refresh_leeway,
-                clock=family.clock,
-            )
-        return manager
+        return self._family.manager(scope, attempt_timeout=self._timeout, policy=self._retry)
 
     # ------------------------------------------------------------------ requests
 
