@@ -3,7 +3,7 @@
 Everything that knows the wire lives here, not in ``models/``: scalar coercions
 (`_scalars`: Flexiti renders ids and amounts both as numbers and as strings), tolerant
 enums (`_enums`), spelling variants and fix-ups per model (`_renames`), the ``raw``
-mapping kept on every response model and the configured converter (`_models`), the
+mapping kept on every response model and the configured converter (`_configured`), the
 generated per-model structure functions (`_fastpath`) and JSON text (`_json`).
 
 Structure functions are built lazily, on the first use of each model, which keeps
@@ -12,8 +12,8 @@ Structure functions are built lazily, on the first use of each model, which keep
 
 from __future__ import annotations
 
+from ._configured import configure_converter, converter, structure, unstructure
 from ._json import dumps, loads
-from ._models import configure_converter, converter, structure, unstructure
 
 __all__ = [
     "configure_converter",

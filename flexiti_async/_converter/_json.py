@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from ._models import unstructure
+from ._configured import unstructure
 from ._scalars import format_datetime
 
 __all__ = ["dumps", "loads"]

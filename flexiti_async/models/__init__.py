@@ -9,8 +9,9 @@ and ``==``), so fields Flexiti adds later stay reachable.
 ``terms-and-conditions`` and ``i18n`` have no model: Flexiti never published their
 schema, so they are returned as the decoded JSON (as is ``apply``).
 
-Submodules load on first access to one of their names (PEP 562), so importing the
-package, or the converter, does not pay for building every model class.
+The model classes are built on first access to one of them (PEP 562), so importing the
+package, or the converter, does not pay for that. Each name is listed once: in the
+``__all__`` of the submodule that defines it.
 """
 
 from __future__ import annotations
@@ -19,144 +20,35 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .accounts import (
-        AnnualRate,
-        Fee,
-        FinancingOptions,
-        InterestCustomer,
-        PlanTerm,
-        PromotionalPlan,
-        RegularPurchase,
-        Verification,
-    )
-    from .authorizations import (
-        Authorization,
-        Capture,
-        FinancingOption,
-        Release,
-        Return,
-        SkuData,
-        SkuProduct,
-    )
-    from .customers import (
-        CustomerAccount,
-        CustomerProfile,
-        DriversLicense,
-        OfferType,
-        SecurityQuestion,
-    )
-    from .enums import (
-        AccountStatus,
-        AccountStatusReason,
-        AccountType,
-        AuthorizationStatus,
-        CategoryType,
-        GovIdType,
-        Language,
-        OfferCategory,
-        Province,
-        RiskRating,
-        TransactionType,
-        VerifyFormat,
-        WidgetFlow,
-    )
-    from .location import Location
-    from .merchants import MerchantLogin
-    from .transactions import Transaction
-    from .widget import CustomerIdentification, PersonalInformation, WidgetSession
+    from .accounts import *  # noqa: F403
+    from .authorizations import *  # noqa: F403
+    from .customers import *  # noqa: F403
+    from .enums import *  # noqa: F403
+    from .location import *  # noqa: F403
+    from .merchants import *  # noqa: F403
+    from .transactions import *  # noqa: F403
+    from .widget import *  # noqa: F403
 
-__all__ = [
-    # enums
-    "AccountStatus",
-    "AccountStatusReason",
-    "AccountType",
-    "AuthorizationStatus",
-    "CategoryType",
-    "GovIdType",
-    "Language",
-    "OfferCategory",
-    "Province",
-    "RiskRating",
-    "TransactionType",
-    "VerifyFormat",
-    "WidgetFlow",
-    # customers
-    "CustomerAccount",
-    "CustomerProfile",
-    "DriversLicense",
-    "OfferType",
-    "SecurityQuestion",
-    # accounts
-    "AnnualRate",
-    "Fee",
-    "FinancingOptions",
-    "InterestCustomer",
-    "PlanTerm",
-    "PromotionalPlan",
-    "RegularPurchase",
-    "Verification",
-    # authorizations
-    "Authorization",
-    "Capture",
-    "FinancingOption",
-    "Release",
-    "Return",
-    "SkuData",
-    "SkuProduct",
-    # transactions
-    "Transaction",
-    # widget
-    "CustomerIdentification",
-    "PersonalInformation",
-    "WidgetSession",
-    # merchants
-    "MerchantLogin",
-    # in-store
-    "Location",
-]
+_SUBMODULES = (
+    "enums",
+    "customers",
+    "accounts",
+    "authorizations",
+    "transactions",
+    "widget",
+    "merchants",
+    "location",
+)
 
-# public name -> submodule that defines it
-_SUBMODULES: dict[str, str] = {
-    "AnnualRate": "accounts",
-    "Fee": "accounts",
-    "FinancingOptions": "accounts",
-    "InterestCustomer": "accounts",
-    "PlanTerm": "accounts",
-    "PromotionalPlan": "accounts",
-    "RegularPurchase": "accounts",
-    "Verification": "accounts",
-    "Authorization": "authorizations",
-    "Capture": "authorizations",
-    "FinancingOption": "authorizations",
-    "Release": "authorizations",
-    "Return": "authorizations",
-    "SkuData": "authorizations",
-    "SkuProduct": "authorizations",
-    "CustomerAccount": "customers",
-    "CustomerProfile": "customers",
-    "DriversLicense": "customers",
-    "OfferType": "customers",
-    "SecurityQuestion": "customers",
-    "AccountStatus": "enums",
-    "AccountStatusReason": "enums",
-    "AccountType": "enums",
-    "AuthorizationStatus": "enums",
-    "CategoryType": "enums",
-    "GovIdType": "enums",
-    "Language": "enums",
-    "OfferCategory": "enums",
-    "Province": "enums",
-    "RiskRating": "enums",
-    "TransactionType": "enums",
-    "VerifyFormat": "enums",
-    "WidgetFlow": "enums",
-    "MerchantLogin": "merchants",
-    "Location": "location",
-    "Transaction": "transactions",
-    "CustomerIdentification": "widget",
-    "PersonalInformation": "widget",
-    "WidgetSession": "widget",
-}
+
+def _load() -> list[str]:
+    """Import every submodule; put its public names here; return them all, in order."""
+    names: list[str] = []
+    for submodule in _SUBMODULES:
+        module = importlib.import_module(f".{submodule}", __name__)
+        names += module.__all__
+        globals().update({name: getattr(module, name) for name in module.__all__})
+    return names
 
 
 # Hidden from type checkers, which see the imports above instead: a module-level
@@ -164,14 +56,13 @@ _SUBMODULES: dict[str, str] = {
 if not TYPE_CHECKING:
 
     def __getattr__(name: str) -> Any:
-        """Import the submodule defining ``name`` on first access (PEP 562)."""
-        submodule = _SUBMODULES.get(name)
-        if submodule is None:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f".{submodule}", __name__), name)
-        globals()[name] = value  # later look-ups no longer come here
-        return value
+        """Build the models on first access to one of them (or to ``__all__``)."""
+        names = _load()
+        globals()["__all__"] = names  # later look-ups no longer come here
+        if name in globals():
+            return globals()[name]
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
     def __dir__() -> list[str]:
         """List the lazily loaded public names too."""
-        return sorted(set(globals()) | set(__all__))
+        return sorted(set(globals()) | set(__getattr__("__all__")))

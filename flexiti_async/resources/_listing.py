@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import _converter
+from .._error_mapping import shape_error
 from .._page_decode import PageSettings
-from ..errors import ResponseValidationError
 from ..pagination import AsyncPaginator
 from ._validate import check_page_size
 
@@ -24,12 +24,8 @@ def _parser(cls: type[T], path: str) -> Callable[[Any], T]:
         try:
             return _converter.structure(raw, cls)
         except Exception as exc:  # cattrs raises several types; all mean "does not fit"
-            raise ResponseValidationError(
-                f"GET {path}: a listed item did not fit {cls.__name__} ({type(exc).__name__})",
-                reference_id=None,
-                status_code=200,
-                body=raw,
-            ) from None
+            what = f"GET {path}: a listed item"
+            raise shape_error(exc, what=what, cls=cls, reference_id=None, body=raw) from None
 
     return parse_item
 

@@ -13,6 +13,7 @@ import cattrs
 from cattrs.errors import BaseValidationError, ClassValidationError
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from .._checks import drop_none
 from ._containers import (
     is_homogeneous_tuple,
     is_mapping,
@@ -100,7 +101,7 @@ def _unstructure_model_hook(cls: Any, conv: cattrs.Converter) -> Callable[[Any],
     base = make_dict_unstructure_fn(cls, conv, **_raw_omitted(has_raw(cls)))
 
     def unstructure_model(obj: Any) -> dict[str, Any]:
-        return {key: value for key, value in base(obj).items() if value is not None}
+        return drop_none(base(obj))
 
     return unstructure_model
 
