@@ -321,7 +321,8 @@ def print_summary(out: Console, report: Report, progress: RunProgress, *, quiet:
 
 def _print_plain(out: Console, report: Report, progress: RunProgress) -> None:
     def line(text: str) -> None:
-        out.print(text, highlight=False, markup=False, soft_wrap=True)
+        # Straight to the stream: rich would expand the tabs that separate the fields.
+        out.file.write(text + "\n")
 
     line(_heading(report))
     line(f"matched: {report.matched:,}")
