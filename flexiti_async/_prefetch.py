@@ -31,7 +31,7 @@ Spawn = Callable[[Callable[[], Coroutine[Any, Any, None]]], object]
 
 @attrs.define(kw_only=True)
 class PaginatorStats:
-    """Counters for one `AsyncPaginator`, summed over all its iterations (for tests/metrics).
+    """Counters for one `AsyncPaginator`, summed over all its iterations (for tests and metrics).
 
     ``requests``: calls to ``fetch`` started. ``pages_fetched``: bodies that came back and
     decoded. ``pages_consumed``: pages the consumer finished with. ``max_pages_held``: the
