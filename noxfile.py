@@ -37,9 +37,17 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on the package."""
+    """mypy --strict on the package, and on every Python block of README.md.
+
+    The README blocks marked to run are also executed by the test suite
+    (tests/test_readme_examples.py).
+    """
     session.install("-e", ".[test]", "mypy==2.4.1")  # pinned, like ruff
     session.run("mypy", "--strict", "flexiti_async")
+    readme = Path(session.create_tmp()) / "readme-examples"
+    shutil.rmtree(readme, ignore_errors=True)
+    session.run("python", "-m", "tests.test_readme_examples", str(readme), silent=True)
+    session.run("mypy", "--strict", str(readme))
 
 
 @nox.session

@@ -20,8 +20,8 @@ import anyio
 
 import flexiti_async
 from flexiti_async import FlexitiClient, errors
-from flexiti_async.models import FinancingOption, TransactionType, VerifyFormat
-from flexiti_async.testing import FlexitiSandbox
+from flexiti_async.models import FinancingOption, Location, TransactionType, VerifyFormat
+from flexiti_async.testing import FlexitiSandbox, read_pin
 
 #: Reads the PIN the customer received (the cashier types it in).
 ReadPin = Callable[[int], Awaitable[str]]
@@ -43,10 +43,9 @@ async def instore_purchase(
     *,
     account_number: int,
     amount: Decimal,
-    store: str,
-    employee: str,
+    till: Location,
     order_id: str,
-    read_pin: ReadPin,
+    ask_for_pin: ReadPin,
 ) -> InStoreResult:
     """One customer at the till, with a merchant-scope client."""
     # One x-reference-id for the whole flow, as Flexiti asks.
@@ -60,7 +59,7 @@ async def instore_purchase(
             account_number, format=VerifyFormat.SMS, request_id=request_id
         )
         print(f"PIN sent to the customer by {sent.sent_to}")
-        pin = await read_pin(account_number)
+        pin = await ask_for_pin(account_number)
 
         options = await flexiti.accounts.calculate_interest(account_number, amount=amount)
         plan = options.promotional_purchase[0]
@@ -79,8 +78,7 @@ async def instore_purchase(
                 reference=order_id,
                 verification_code=pin,
                 request_id=request_id,
-                external_location_id=store,
-                external_employee_id=employee,
+                location=till,  # the store and employee codes, sent together
             )
         except errors.OutcomeUnknownError:
             # Never blindly resend a money movement: look it up by reference first.
@@ -94,8 +92,7 @@ async def instore_purchase(
             auth.authorization_id,
             amount=delivered,
             reference=order_id,
-            external_location_id=store,
-            external_employee_id=employee,
+            location=till,
         )
         print(f"captured {capture.amount} (capture {capture.capture_id})")
 
@@ -106,15 +103,12 @@ async def instore_purchase(
             capture.capture_id,
             amount=item,
             reference=order_id,
-            external_location_id=store,
-            external_employee_id=employee,
+            location=till,
         )
         print(f"returned {returned.amount}, {returned.remaining_capture_amount} stays captured")
 
         # The rest will not ship: release what remains of the hold.
-        release = await flexiti.authorizations.release(
-            auth.authorization_id, external_location_id=store, external_employee_id=employee
-        )
+        release = await flexiti.authorizations.release(auth.authorization_id, location=till)
         print(f"released {release.amount}")
 
     return InStoreResult(
@@ -132,24 +126,28 @@ async def main(sandbox: FlexitiSandbox | None = None) -> InStoreResult:
     """Run the flow against a sandbox served on 127.0.0.1."""
     sandbox = sandbox or FlexitiSandbox(seed=1)
     account = sandbox.find_account(status="N")
-    store = sandbox.stores[0].external_location_id
-
-    async def read_pin(account_number: int) -> str:
-        # In a real store the customer reads the PIN from their phone.
-        return str(sandbox.last_pin(account_number))
+    till = Location(
+        external_location_id=sandbox.stores[0].external_location_id,
+        external_employee_id="12345-SMITH",
+    )
 
     async with sandbox.serve() as base_url:
         async with FlexitiClient(
             sandbox.client_id, sandbox.client_secret, base_url=base_url
         ) as flexiti:
+
+            async def ask_for_pin(account_number: int) -> str:
+                # In a real store the customer reads the PIN from their phone; the sandbox
+                # has a route for what it "sent" (works with `flexiti sandbox serve` too).
+                return str(await read_pin(flexiti, account_number))
+
             return await instore_purchase(
                 flexiti,
                 account_number=account.account_number,
                 amount=Decimal("1200.00"),
-                store=store,
-                employee="12345-SMITH",
+                till=till,
                 order_id="ORDER-1001",
-                read_pin=read_pin,
+                ask_for_pin=ask_for_pin,
             )
 
 

@@ -47,6 +47,9 @@ async def test_instore_flow(capsys: pytest.CaptureFixture[str]) -> None:
     auth = sandbox.authorization(result.authorization_id)
     assert auth.status == "closed"
     assert "released 300.00" in capsys.readouterr().out
+    # The PIN was read over the wire, as against `flexiti sandbox serve`, and used once.
+    assert sandbox.stats.count("sandbox_pin", 200) == 1
+    assert sandbox.stats.count("authorize", 200) == 1
 
 
 async def test_online_flow() -> None:

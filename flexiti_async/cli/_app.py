@@ -321,6 +321,8 @@ def serve(host: str, port: int, seed: int, world_ledger: str | None) -> None:
         click.echo(f"export FLEXITI_BASE_URL={base_url}")
         click.echo(f"export FLEXITI_CLIENT_ID={sandbox.client_id}")
         click.echo(f"export FLEXITI_CLIENT_SECRET={sandbox.client_secret}")
+        account = sandbox.find_account(status="N").account_number
+        click.echo(f"# an account in good standing, for the README flows: {account}")
         click.echo("Press Ctrl-C to stop.")
 
     try:

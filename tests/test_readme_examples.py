@@ -1,0 +1,213 @@
+"""Every Python block in README.md is type-checked; the ones marked to run are run.
+
+A block preceded by ``<!-- example: run -->`` is executed here against a sandbox served on
+127.0.0.1 (the strict default sandbox), under asyncio and trio. Every block, marked or not,
+is written as a module by ``python -m tests.test_readme_examples DIR`` for
+``mypy --strict DIR`` (the ``typecheck`` nox session does both).
+
+Blocks may use top-level ``await`` and these given names: ``flexiti`` (a merchant-scope
+client), ``sandbox``, ``account_number``, ``authorization_id``, ``n``, ``order_id``,
+``store_id``, ``account_numbers``, ``log`` and ``lookup_one()``. ``test_*`` functions a block
+defines are called with the ``flexiti_sandbox`` / ``flexiti_client`` fixtures they name.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import logging
+import re
+import sys
+import textwrap
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+MARKER = re.compile(r"^<!-- example: (run|check) -->$")
+FENCE = re.compile(r"^```(\w*)")
+
+#: Declarations of the given names, for the type checker.
+PREAMBLE = """\
+import logging as _logging
+
+import flexiti_async as _flexiti_async
+import flexiti_async.models as _models
+import flexiti_async.testing as _testing
+
+flexiti: _flexiti_async.FlexitiClient
+sandbox: _testing.FlexitiSandbox
+account_number: int
+authorization_id: int
+n: int
+order_id: str
+store_id: str
+account_numbers: list[int]
+log: _logging.Logger
+
+
+async def lookup_one(account_number: int) -> _models.CustomerProfile:
+    raise NotImplementedError
+
+
+"""
+
+
+@dataclass(frozen=True)
+class Block:
+    line: int
+    mode: str
+    code: str
+
+    @property
+    def id(self) -> str:
+        return f"README.md:{self.line}"
+
+
+def extract(text: str) -> list[Block]:
+    """The fenced Python blocks, with their marker (``check`` when there is none)."""
+    blocks = []
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        fence = FENCE.match(lines[index])
+        if fence is None:
+            index += 1
+            continue
+        start = index
+        end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("```"))
+        if fence.group(1) in ("python", "py", "python3"):
+            previous = next((lines[i] for i in range(start - 1, -1, -1) if lines[i].strip()), "")
+            marker = MARKER.match(previous.strip())
+            code = "\n".join(lines[start + 1 : end]) + "\n"
+            blocks.append(Block(start + 1, marker.group(1) if marker else "check", code))
+        index = end + 1
+    return blocks
+
+
+def all_blocks() -> list[Block]:
+    return extract(README.read_text(encoding="utf-8"))
+
+
+def _awaits_at_top(tree: ast.Module) -> bool:
+    def visit(node: ast.AST) -> bool:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            return False
+        if isinstance(node, (ast.Await, ast.AsyncWith, ast.AsyncFor)):
+            return True
+        return any(visit(child) for child in ast.iter_child_nodes(node))
+
+    return visit(tree)
+
+
+def as_module(block: Block) -> str:
+    """The block as a module mypy can check: the preamble, then the code (inside an
+    ``async def`` when it awaits at top level)."""
+    if _awaits_at_top(ast.parse(block.code)):
+        body = "async def _example() -> None:\n" + textwrap.indent(block.code, "    ")
+    else:
+        body = block.code
+    return PREAMBLE + body
+
+
+def write_checks(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for block in all_blocks():
+        path = folder / f"readme_{block.line:04d}.py"
+        path.write_text(f"# {block.id}\n" + as_module(block), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+# -- tests -------------------------------------------------------------------------------
+
+
+def test_readme_has_runnable_flows() -> None:
+    blocks = all_blocks()
+    assert len(blocks) >= 10
+    runnable = [block.code for block in blocks if block.mode == "run"]
+    assert any("read_pin" in code and "verification_code=pin" in code for code in runnable)
+    assert any("widget.init" in code for code in runnable)
+
+
+@pytest.mark.parametrize("block", all_blocks(), ids=lambda block: block.id)
+def test_every_block_parses(block: Block) -> None:
+    compile(as_module(block), block.id, "exec")
+
+
+RUN = [block for block in all_blocks() if block.mode == "run"]
+
+
+@pytest.fixture
+async def given(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, Any]]:
+    """A strict sandbox on 127.0.0.1, a client for it, and the given names."""
+    pytest.importorskip("uvicorn")
+    from flexiti_async import FlexitiClient
+    from flexiti_async.testing import FlexitiSandbox
+
+    sandbox = FlexitiSandbox(seed=1)
+    account = sandbox.add_account(status="N", province="ON", credit_limit="5000.00")
+    async with sandbox.serve() as base_url:
+        monkeypatch.setenv("FLEXITI_CLIENT_ID", sandbox.client_id)
+        monkeypatch.setenv("FLEXITI_CLIENT_SECRET", sandbox.client_secret)
+        monkeypatch.setenv("FLEXITI_BASE_URL", base_url)
+        monkeypatch.delenv("FLEXITI_ENVIRONMENT", raising=False)
+        async with FlexitiClient(
+            sandbox.client_id, sandbox.client_secret, base_url=base_url
+        ) as client:
+            yield {
+                "flexiti": client,
+                "sandbox": sandbox,
+                "account_number": account.account_number,
+                "n": account.account_number,
+                "order_id": "ORDER-README",
+                "store_id": sandbox.stores[0].external_location_id,
+                "log": logging.getLogger("readme.example"),
+            }
+
+
+async def _open_authorization(given: dict[str, Any]) -> int:
+    """An open 500.00 authorization on the given account, made as an online purchase."""
+    from flexiti_async.models import FinancingOption
+
+    shopper = given["flexiti"].with_options(scope="customer")
+    await shopper.widget.init(flow="purchase", account_number=given["account_number"])
+    auth = await shopper.authorizations.create(
+        account_number=given["account_number"],
+        amount=Decimal("500.00"),
+        financing_option=FinancingOption(transaction_type="regular_purchase"),
+    )
+    authorization_id: int = auth.authorization_id
+    return authorization_id
+
+
+@pytest.mark.anyio
+@pytest.mark.needs_service("uvicorn")
+@pytest.mark.parametrize("block", RUN, ids=lambda block: block.id)
+async def test_run_block(block: Block, given: dict[str, Any]) -> None:
+    namespace: dict[str, Any] = {"__name__": "readme_example", **given}
+    if "authorization_id" in block.code:
+        namespace["authorization_id"] = await _open_authorization(given)
+    sandbox = given["sandbox"]
+    before = len(sandbox.ledger)
+    code = compile(block.code, block.id, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    result = eval(code, namespace)
+    if inspect.iscoroutine(result):
+        await result
+    tests = [value for name, value in namespace.items() if name.startswith("test_")]
+    fixtures = {"flexiti_sandbox": sandbox, "flexiti_client": given["flexiti"]}
+    for test in tests:
+        parameters = inspect.signature(test).parameters
+        await test(**{name: fixtures[name] for name in parameters})
+    if "authorizations.create" in block.code:  # a flow block moved money, for real
+        assert len(sandbox.ledger) > before
+
+
+if __name__ == "__main__":
+    for written in write_checks(Path(sys.argv[1])):
+        print(written)
