@@ -44,6 +44,10 @@ __all__ = ["ChaosRun", "merge_reports"]
 CENT = Decimal("0.01")
 EMPLOYEE = "12345-CHAOS"
 
+#: Plan 1 of the seeded sandbox (6 or 12 months) is open to every account.
+PROMOTIONAL = FinancingOption(
+    transaction_type=TransactionType.PROMOTIONAL_PURCHASE, plan_id=1, term=12
+)
 #: Operation kind -> the ledger kind it writes (the money movements).
 MONEY_KINDS = {
     "authorize": "authorization",
@@ -244,6 +248,15 @@ class ChaosRun:
 
     async def purchase(self, client: FlexitiClient, plan: dict[str, Any]) -> None:
         acct, amount = plan["account"], plan["amount"]
+        # The online flow, as the strict sandbox (and Flexiti) wants it: the widget identifies
+        # the customer, then the authorization follows (a promotional one, so returns apply).
+        widget = await self._op(
+            "widget",
+            lambda: client.widget.init(flow="purchase", account_number=acct),
+            self._new(account=acct),
+        )
+        if not widget.ok:
+            return
         auth_op = self._new(account=acct, amount=amount)
         auth_op.reference = self._ref(auth_op.n)
         auth = await self._op(
@@ -251,7 +264,7 @@ class ChaosRun:
             lambda: client.authorizations.create(
                 account_number=acct,
                 amount=amount,
-                financing_option=FinancingOption(transaction_type=TransactionType.REGULAR_PURCHASE),
+                financing_option=PROMOTIONAL,
                 reference=auth_op.reference,
             ),
             auth_op,
@@ -392,7 +405,7 @@ class ChaosRun:
                     "retrieve": rng.random() < 0.3,
                 }
                 flows.append((self.purchase, plan))
-                planned += 2 + plan["return"] + plan["release"] + plan["retrieve"]
+                planned += 3 + plan["return"] + plan["release"] + plan["retrieve"]
             elif pick < 0.50:
                 plan = {"account": rng.choice(self.payment_accounts), "amount": _money(rng, 1, 20)}
                 flows.append((self.payment, plan))
