@@ -22,6 +22,7 @@ The rules (also in the package docstring):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -63,6 +64,7 @@ class Buckets:
 
     def __init__(self) -> None:
         self.found: list[Discrepancy] = []
+        self.ledger_lines: Counter[int] = Counter()  # every row's line, to check the buckets
         self.matched = 0
         self.matched_lines: list[int] = []
         self.unchecked_lines: list[int] = []
@@ -146,6 +148,7 @@ class _Classifier:
             total += 1
             # Rows built in code have no line: number them as if written below a header.
             line = row.line if row.line is not None else index + 2
+            self.out.ledger_lines[line] += 1
             if row.kind is EntryKind.RETURN:
                 returns.append((line, row))
             elif self.lo <= row.date <= self.hi:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
@@ -152,7 +153,7 @@ def merge(
         outside_authorizations=buckets.outside_auths,
         unchecked_authorizations=buckets.unchecked_auths,
     )
-    _check_accounted(report)
+    _check_accounted(report, buckets.ledger_lines)
     return report
 
 
@@ -172,15 +173,18 @@ def _coverage(done: Sequence[Partial], zone: tzinfo) -> Callable[[date], bool]:
     return covered
 
 
-def _check_accounted(report: Report) -> None:
-    """Every ledger row in exactly one bucket; a failure here is a bug, never hidden."""
-    lines = [*report.matched_lines, *report.unchecked_lines]
-    lines += [row.line for row in report.outside_range]
+def _check_accounted(report: Report, expected: Counter[int]) -> None:
+    """Every ledger row in exactly one bucket; a failure here is a bug, never hidden.
+
+    Compared as multisets of line numbers: rows joined from two files may share numbers.
+    """
+    lines = Counter(report.matched_lines)
+    lines.update(report.unchecked_lines)
+    lines.update(row.line for row in report.outside_range)
     for item in report.discrepancies:
-        lines.extend(item.ledger_lines)
-    rows = report.stats.get("ledger_rows", 0)
-    if len(lines) != rows or len(set(lines)) != len(lines):
+        lines.update(item.ledger_lines)
+    if lines != expected:
         raise AssertionError(
-            f"internal error: {rows} ledger rows but {len(lines)} bucket entries "
-            f"({len(set(lines))} distinct); please report it"
+            f"internal error: {sum(expected.values())} ledger rows but "
+            f"{sum(lines.values())} bucket entries; please report it"
         )

@@ -8,7 +8,7 @@ import enum
 import io
 import json
 import os
-import tempfile
+import secrets
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import date
@@ -387,7 +387,9 @@ class Report:
         name = check_output_path(path)
         text = self.to_json() if name.lower().endswith(".json") else self.to_csv()
         folder = os.path.dirname(os.path.abspath(name))
-        fd, temp = tempfile.mkstemp(prefix=".report-", suffix=".tmp", dir=folder)
+        temp = os.path.join(folder, f".{os.path.basename(name)}.{secrets.token_hex(4)}.tmp")
+        # 0o666 less the umask, like any file the user creates (mkstemp would force 0o600).
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
                 handle.write(text)
