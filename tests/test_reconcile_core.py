@@ -40,6 +40,11 @@ def test_plan_is_deterministic_small_and_picklable() -> None:
     days = [s.first + timedelta(days=i) for s in both for i in range((s.last - s.first).days + 1)]
     assert len(days) == len(set(days)) == 12  # no gap, no overlap
     assert len(pickle.dumps(shards[0])) < 400
+    # A long way to as_of costs a listing per week, not per day.
+    late = plan(START, END, as_of=END + timedelta(days=30), tolerance_days=0)
+    tail_late = [s for s in late if s.listings == ("captures",)]
+    assert len(tail_late) == 5
+    assert (tail_late[0].first, tail_late[-1].last) == (END + timedelta(1), END + timedelta(30))
 
 
 def test_plan_in_a_time_zone_lists_the_utc_days_local_days_touch() -> None:

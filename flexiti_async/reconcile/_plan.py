@@ -25,6 +25,8 @@ __all__ = ["Listing", "Shard", "local_span", "plan", "resolve_tz"]
 Listing = Literal["authorizations", "captures"]
 BOTH: tuple[Listing, ...] = ("authorizations", "captures")
 CAPTURES_ONLY: tuple[Listing, ...] = ("captures",)
+#: Days per capture-only shard after the range (at least ``window_days``).
+TAIL_WINDOW_DAYS = 7
 
 
 def resolve_tz(tz: str | tzinfo | None) -> tzinfo:
@@ -97,7 +99,8 @@ def plan(
     shard. ``stores`` (default: all stores in one listing) splits each window into groups of
     ``stores_per_shard`` stores (default: every store in one shard); a shard with stores
     lists each store on its own (Flexiti's filter takes one store). ``as_of`` (default
-    ``end``) extends the plan with capture-only shards after the range.
+    ``end``) extends the plan with capture-only shards after the range, a week (or
+    ``window_days``, if more) each.
 
     >>> [s.describe() for s in plan(date(2024, 1, 1), date(2024, 1, 2), tolerance_days=0)]
     ['#0 authorizations+captures 2024-01-01 (all stores)', '#1 authorizations+captures 2024-01-02 (all stores)']
@@ -117,7 +120,10 @@ def plan(
         for group in groups:
             shards.append(Shard(len(shards), lo, hi, group, BOTH))
     if tail_last > last:
-        for lo, hi in date_windows(last + timedelta(days=1), tail_last, days=window_days):
+        # Capture-only listings after the range are paged anyway: a week per listing keeps
+        # an as-of day long after the range from costing one request per empty day.
+        tail_days = max(window_days, TAIL_WINDOW_DAYS)
+        for lo, hi in date_windows(last + timedelta(days=1), tail_last, days=tail_days):
             for group in groups:
                 shards.append(Shard(len(shards), lo, hi, group, CAPTURES_ONLY))
     return shards
