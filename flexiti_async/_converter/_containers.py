@@ -9,6 +9,7 @@ use, not when built, so a model may refer to one that is still being built.
 from __future__ import annotations
 
 import collections.abc
+import weakref
 from collections.abc import Callable
 from typing import Any, get_args, get_origin
 
@@ -29,7 +30,9 @@ __all__ = [
 _NONE_TYPE = type(None)
 
 #: Each hook built here -> ("optional", "tuple" or "mapping", the types of its values).
-CONTAINERS: dict[Callable[[Any, Any], Any], tuple[str, tuple[Any, ...]]] = {}
+CONTAINERS: weakref.WeakKeyDictionary[Callable[[Any, Any], Any], tuple[str, tuple[Any, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def is_optional(tp: Any) -> bool:

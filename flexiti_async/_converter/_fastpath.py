@@ -154,7 +154,8 @@ def _value_code(tp: Any, conv: cattrs.Converter, ns: _Namespace) -> tuple[list[s
 def _check_pure(tp: Any, conv: cattrs.Converter) -> None:
     """Raise `_Impure` unless ``tp``'s hook (and every hook it calls) is pure."""
     hook = conv.get_structure_hook(tp)
-    if hook in _PURE:
+    tolerant = TOLERANT_HOOKS.get(tp)
+    if hook in _PURE or (tolerant is not None and hook is tolerant[0]):
         return
     container = CONTAINERS.get(hook)
     if container is None:
