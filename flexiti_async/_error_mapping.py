@@ -15,22 +15,37 @@ import httpx
 from ._redact import redact_json, redact_text, scrub_request
 from ._retry import Delivery
 from .errors import (
+    AccountStatusError,
+    AmountExceededError,
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
+    ApplicationError,
+    AuthenticationError,
+    BadRequestError,
+    BlockedError,
     ClientClosedError,
+    ConflictError,
     ErrorCode,
     FieldError,
     FlexitiError,
+    InputValidationError,
+    InsufficientCreditError,
+    NotFoundError,
+    NotPermittedError,
     OutcomeUnknownError,
+    PermissionDeniedError,
     RateLimitError,
     ResponseValidationError,
-    error_class,
+    ServerError,
+    TransactionStateError,
+    VerificationError,
 )
 
 __all__ = [
     "ErrorBody",
     "describe",
+    "error_class",
     "error_from_response",
     "no_answer_error",
     "parse_error_body",
@@ -38,6 +53,103 @@ __all__ = [
     "transport_error",
     "undecodable_error",
 ]
+
+
+_BY_STATUS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    465: BlockedError,
+    466: BlockedError,
+    467: BlockedError,
+    404: NotFoundError,
+    409: ConflictError,
+    429: RateLimitError,
+}
+
+_FAMILIES: dict[type[APIStatusError], tuple[ErrorCode, ...]] = {
+    VerificationError: (
+        ErrorCode.WRONG_VERIFICATION_CODE,
+        ErrorCode.VERIFICATION_CODE_REQUIRED,
+        ErrorCode.NOT_VERIFIED,
+        ErrorCode.SECRET_ANSWER_MISMATCH,
+        ErrorCode.PIW_MISMATCH,
+        ErrorCode.TRIES_EXCEED,
+    ),
+    InsufficientCreditError: (ErrorCode.CREDIT_EXCEEDED, ErrorCode.NOT_ENOUGH_CREDIT),
+    AccountStatusError: (ErrorCode.USER_NOT_ABLE_TO_PURCHASE, ErrorCode.USER_NOT_ACTIVE),
+    AmountExceededError: (
+        ErrorCode.AUTH_AMOUNT_EXCEEDED,
+        ErrorCode.CAPTURE_AMOUNT_EXCEEDED,
+        ErrorCode.LIMIT_PAYMENT_AMOUNT_24,
+        ErrorCode.REFUNDS_LIMIT_EXCEEDED_AMOUNT,
+    ),
+    TransactionStateError: (
+        ErrorCode.AUTHORIZATION_ENDED,
+        ErrorCode.RETURN_DATE_EXCEEDED,
+        ErrorCode.WRONG_TRANSACTION_TYPE,
+    ),
+    NotPermittedError: (
+        ErrorCode.INVALID_ROLE,
+        ErrorCode.NOT_PERMITTED,
+        ErrorCode.AUTH_NOT_ALLOWED,
+        ErrorCode.PLAN_TERM_NOT_SET,
+        ErrorCode.PLAN_TERM_NOT_AVAILABLE,
+        ErrorCode.ACCOUNT_TYPE_NOT_PERMITTED,
+        ErrorCode.MERCHANT_OVERRIDE_IS_NOT_ALLOWED,
+        ErrorCode.REGULAR_PURCHASE_BYPASS_IS_NOT_ALLOWED,
+        ErrorCode.EXTERNAL_LOCATION_ID_NOT_FOUND,
+        ErrorCode.AUTHENTICATION_FAILURE,
+    ),
+    ApplicationError: (
+        ErrorCode.APPLICATION_CREATE_ERROR,
+        ErrorCode.TOS_AGREEMENT_REQUIRED,
+        ErrorCode.CUSTOMER_ALREADY_EXISTS,
+        ErrorCode.APPLICATION_DECLINED,
+        ErrorCode.APPLICATION_DECLINED_2,
+        ErrorCode.APPLICATION_DECLINED_3,
+        ErrorCode.APPLICATION_MARKED_PENDING_1,
+        ErrorCode.APPLICATION_MARKED_PENDING_2,
+        ErrorCode.CREDITAPP_ID_NOT_FOUND,
+    ),
+    InputValidationError: (
+        ErrorCode.WRONG_INPUTS,
+        ErrorCode.INVALID_TRANSACTION_TYPE,
+        ErrorCode.VCC_ACCOUNT_MISMATCH,
+    ),
+}
+_BY_CODE: dict[ErrorCode | str, type[APIStatusError]] = {
+    code: cls for cls, codes in _FAMILIES.items() for code in codes
+}
+# These name the failure whatever the status Flexiti pairs them with.
+_BY_CODE[ErrorCode.INVALID_CLIENT] = AuthenticationError
+_BY_CODE[ErrorCode.INVALID_TOKEN] = AuthenticationError
+_BY_CODE[ErrorCode.INSUFFICIENT_SCOPE] = PermissionDeniedError
+
+
+def _status_class(status: int) -> type[APIStatusError]:
+    cls = _BY_STATUS.get(status)
+    if cls is not None:
+        return cls
+    if status >= 500:
+        return ServerError
+    return APIStatusError
+
+
+def error_class(status: int, code: ErrorCode | str | None) -> type[APIStatusError]:
+    """The exception class for an error status and (normalised) code.
+
+    A code family is used when it refines the status class (all families sit under
+    `ConflictError`, so they apply to 409s); otherwise the status decides. A few codes name
+    the failure regardless of status (``invalid_client`` -> `AuthenticationError`).
+    """
+    by_status = _status_class(status)
+    by_code = _BY_CODE.get(code) if code is not None else None
+    if by_code is None:
+        return by_status
+    if by_code in (AuthenticationError, PermissionDeniedError) or issubclass(by_code, by_status):
+        return by_code
+    return by_status
 
 
 class ErrorBody:

@@ -11,7 +11,6 @@ import anyio
 import httpx
 import pytest
 
-import flexiti_async
 from flexiti_async import FlexitiClient, RetryPolicy, errors
 from tests._mock_api import BASE, CARD, CLIENT_ID, CLIENT_SECRET, MockAPI
 
@@ -118,19 +117,6 @@ async def test_lookup_needs_exactly_one_identifier_and_sends_nothing_otherwise()
         assert "4111" not in str(caught.value)
     assert api.api_requests == []
     assert api.token_forms == []  # validation happens before any I/O, the token included
-
-
-async def test_reference_id_context_is_shared_inside_and_fresh_outside() -> None:
-    api = MockAPI()
-    async with api.client() as flexiti:
-        async with flexiti_async.reference_id() as ref:
-            await flexiti.customers.lookup(account_number=1)
-            await flexiti.customers.lookup(account_number=2)
-        await flexiti.customers.lookup(account_number=3)
-        await flexiti.customers.lookup(account_number=4)
-    ids = [r.headers["x-reference-id"] for r in api.api_requests]
-    assert ids[0] == ids[1] == ref
-    assert len({ids[1], ids[2], ids[3]}) == 3
 
 
 async def test_escape_hatch_goes_through_the_pipeline() -> None:

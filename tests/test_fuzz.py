@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from flexiti_async import FlexitiClient, RetryPolicy, errors
 from tests._mock_api import BASE, CLIENT_ID, CLIENT_SECRET
-from tests.test_resources_common import VALID_CALLS
+from tests._resources import VALID_CALLS
 
 pytestmark = [pytest.mark.anyio, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 

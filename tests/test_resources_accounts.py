@@ -11,7 +11,7 @@ import pytest
 from flexiti_async import errors
 from flexiti_async.models import CategoryType, SkuData, VerifyFormat
 from tests._mock_api import CARD
-from tests.test_resources_common import (
+from tests._resources import (
     GLOBAL_ERRORS,
     SKU,
     api_with,

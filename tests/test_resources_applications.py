@@ -10,7 +10,7 @@ import pytest
 
 from flexiti_async import errors
 from tests._mock_api import MockAPI
-from tests.test_resources_common import (
+from tests._resources import (
     GLOBAL_ERRORS,
     api_with,
     assert_no_io,

@@ -18,7 +18,7 @@ from flexiti_async.models import (
     TransactionType,
 )
 from tests._mock_api import CARD, MockAPI
-from tests.test_resources_common import (
+from tests._resources import (
     GLOBAL_ERRORS,
     IN_STORE,
     PROMO,

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from flexiti_async import errors
-from tests.test_resources_common import (
+from tests._resources import (
     GLOBAL_ERRORS,
     api_with,
     assert_no_io,

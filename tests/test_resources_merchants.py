@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from flexiti_async import errors
-from tests.test_resources_common import (
+from tests._resources import (
     GLOBAL_ERRORS,
     api_with,
     assert_no_io,

@@ -15,7 +15,7 @@ from flexiti_async import _converter, errors
 from flexiti_async.models import TransactionType
 from flexiti_async.resources.transactions import context_hash
 from tests._mock_api import CARD
-from tests.test_resources_common import (
+from tests._resources import (
     GLOBAL_ERRORS,
     IN_STORE,
     api_with,

@@ -11,7 +11,7 @@ import pytest
 from flexiti_async import errors
 from flexiti_async.models import AccountType, PersonalInformation, Province, WidgetFlow
 from tests._mock_api import CARD
-from tests.test_resources_common import (
+from tests._resources import (
     GLOBAL_ERRORS,
     api_with,
     assert_no_io,
