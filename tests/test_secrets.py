@@ -588,6 +588,28 @@ def test_the_httpx_filter_is_installed_once() -> None:
     assert len(installed) == 1
 
 
+def test_importing_leaves_the_httpx_logger_alone_and_an_injected_client_installs_it() -> None:
+    """Only httpx's public send path logs URLs: the filter goes on when a client is given
+    an http_client (or on request), never as a side effect of ``import flexiti_async``."""
+    import subprocess
+
+    script = (
+        "import logging, httpx, flexiti_async\n"
+        "from flexiti_async import FlexitiClient, RedactingFilter\n"
+        "count = lambda: sum(isinstance(f, RedactingFilter) "
+        "for f in logging.getLogger('httpx').filters)\n"
+        "assert count() == 0, 'installed at import'\n"
+        "FlexitiClient('a', 'b', base_url='http://127.0.0.1:9')\n"
+        "assert count() == 0, 'installed for the own transport'\n"
+        "FlexitiClient('a', 'b', base_url='http://127.0.0.1:9', http_client=httpx.AsyncClient())\n"
+        "assert count() == 1, 'not installed for an injected client'\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+
+
 def test_redacting_filter_on_a_user_handler() -> None:
     """The public filter, attached to any handler: message, args, exc_info and stack."""
     records: list[str] = []
