@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from .._checks import drop_none
 from ..errors import InvalidRequestError
 from ..models.accounts import FinancingOptions, Verification
 from ..models.authorizations import SkuData
@@ -190,5 +191,5 @@ class Accounts(Resource):
         await self._client._request(
             "POST",
             f"accounts/{path_segment(number)}/refund",
-            json={k: v for k, v in body.items() if v is not None},
+            json=drop_none(body),
         )

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from .._checks import drop_none
 from ..errors import InvalidRequestError
 from ..models.authorizations import (
     Authorization,
@@ -68,10 +69,6 @@ def _financing_option(value: Any) -> dict[str, Any]:
             "plan_id and term apply to promotional purchases only", field="financing_option"
         )
     return option
-
-
-def _compact(body: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in body.items() if value is not None}
 
 
 class Authorizations(Resource):
@@ -159,7 +156,7 @@ class Authorizations(Resource):
             "authorization",
             version="2.5.1",
             params={"lang": self._lang(lang)},
-            json=_compact(body),
+            json=drop_none(body),
             cast_to=Authorization,
         )
 
@@ -310,7 +307,7 @@ class Authorizations(Resource):
             "POST",
             f"authorization/{path_segment(number)}/capture",
             params={"lang": self._lang(lang)},
-            json=_compact(body),
+            json=drop_none(body),
             cast_to=Capture,
         )
         if capture.authorization_id is None:
@@ -355,7 +352,7 @@ class Authorizations(Resource):
         release = await self._client._request(
             "POST",
             f"authorization/{path_segment(number)}/release",
-            json=_compact(body),
+            json=drop_none(body),
             cast_to=Release,
         )
         if release.authorization_id is None:
@@ -416,6 +413,6 @@ class Authorizations(Resource):
             "POST",
             f"authorization/{path_segment(auth_number)}/capture/"
             f"{path_segment(capture_number)}/return",
-            json=_compact(body),
+            json=drop_none(body),
             cast_to=Return,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+from .._checks import drop_none
 from ..errors import InvalidRequestError
 from ..models.merchants import MerchantLogin
 from ._base import Resource
@@ -70,7 +71,7 @@ class Merchants(Resource):
             "POST",
             "merchants/login",
             params={"lang": self._lang(lang)},
-            json={key: value for key, value in body.items() if value is not None},
+            json=drop_none(body),
             cast_to=MerchantLogin,
             idempotent=True,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._checks import drop_none
 from ..errors import InvalidRequestError
 from ..models.enums import AccountType, Province, WidgetFlow
 from ..models.widget import PersonalInformation, WidgetSession
@@ -185,7 +186,7 @@ class Widget(Resource):
         return await self._client._request(
             "POST",
             "widget/init",
-            json={key: value for key, value in body.items() if value is not None},
+            json=drop_none(body),
             cast_to=WidgetSession,
             idempotent=True,
         )
