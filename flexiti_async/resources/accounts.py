@@ -164,7 +164,7 @@ class Accounts(Resource):
         online back office. For returns the capture/return path refuses (older than 100
         days, not a promotional purchase). ``reference`` is the order id (at most 40
         ASCII characters); ``capture_id`` the capture being refunded. Flexiti answers
-        ``{}``; this returns None.
+        ``{}``; this returns None. ``location=`` (a `Location`) stands for the store pair.
 
         Moves money: never resent blindly. If the answer is lost it raises
         `OutcomeUnknownError`: check the account before trying again.

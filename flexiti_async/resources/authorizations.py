@@ -76,6 +76,10 @@ class Authorizations(Resource):
 
     Lifecycle: `create` (hold) -> `capture` (fund, possibly in parts) -> `return_capture`
     (full or partial return of a capture); `release` cancels what is left of the hold.
+
+    In-store calls send the store and employee codes together: pass ``location=`` (a
+    `flexiti_async.models.Location`) or the two keywords ``external_location_id=`` and
+    ``external_employee_id=`` (not both forms at once).
     """
 
     __slots__ = ()

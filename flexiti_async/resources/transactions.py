@@ -69,7 +69,8 @@ class Transactions(Resource):
         identified by exactly one of ``account_number``, ``vcc_number``, ``customer_id``
         and verified with ``verification_code`` (from `Accounts.verify`), which travels
         with the same ``request_id`` as the verify call, ``external_location_id`` and
-        ``external_employee_id`` (all four are required).
+        ``external_employee_id`` (all four are required; ``location=``, a `Location`, stands
+        for the last two).
 
         Version: Flexiti's newest page shows this endpoint under v2.5.1 but its changelog
         never moved it (Open question 12); the documented v2.5 path is used.
