@@ -17,6 +17,7 @@ import ast
 import inspect
 import logging
 import re
+import subprocess
 import sys
 import textwrap
 from collections.abc import AsyncIterator
@@ -25,6 +26,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import pytest
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -206,6 +209,56 @@ async def test_run_block(block: Block, given: dict[str, Any]) -> None:
         await test(**{name: fixtures[name] for name in parameters})
     if "authorizations.create" in block.code:  # a flow block moved money, for real
         assert len(sandbox.ledger) > before
+
+
+def _instore_block() -> Block:
+    return next(block for block in RUN if "read_pin" in block.code)
+
+
+async def _read_until_ready(process: subprocess.Popen[str]) -> dict[str, str]:
+    """The variables `flexiti sandbox serve` prints, read from its stdout (bounded)."""
+    assert process.stdout is not None
+    found: dict[str, str] = {}
+    with anyio.fail_after(60):
+        for _ in range(50):  # a handful of lines, then the account line
+            line = await anyio.to_thread.run_sync(process.stdout.readline)
+            if not line:
+                break
+            if line.startswith("export "):
+                name, _, value = line[len("export ") :].strip().partition("=")
+                found[name] = value
+            elif line.startswith("# an account"):
+                found["ACCOUNT"] = line.rsplit(":", 1)[1].strip()
+                break
+    return found
+
+
+@pytest.mark.anyio
+@pytest.mark.needs_service("uvicorn")
+async def test_instore_flow_against_flexiti_sandbox_serve(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The README's in-store block, as written, against the sandbox in another process."""
+    command = [sys.executable, "-m", "flexiti_async.cli", "sandbox", "serve", "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready = await _read_until_ready(process)
+        assert {"FLEXITI_BASE_URL", "FLEXITI_CLIENT_ID", "FLEXITI_CLIENT_SECRET"} <= set(ready)
+        for name in ("FLEXITI_BASE_URL", "FLEXITI_CLIENT_ID", "FLEXITI_CLIENT_SECRET"):
+            monkeypatch.setenv(name, ready[name])
+        monkeypatch.delenv("FLEXITI_ENVIRONMENT", raising=False)
+        block = _instore_block()
+        namespace: dict[str, Any] = {"account_number": int(ready["ACCOUNT"])}
+        code = compile(block.code, block.id, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        result = eval(code, namespace)
+        if inspect.iscoroutine(result):
+            await result
+        # The flow ran to its end: the hold was partly captured, returned, then released.
+        assert namespace["auth"].amount == Decimal("1200.00")
+        assert namespace["capture"].amount == Decimal("900.00")
+    finally:
+        process.terminate()  # the process this test started, by its handle
+        await anyio.to_thread.run_sync(process.wait, 30)
 
 
 if __name__ == "__main__":
