@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
@@ -89,16 +90,17 @@ async def _serve(conn: Connection, base_url: str, kind: str, where: str) -> None
         while (command := await anyio.to_thread.run_sync(conn.recv)) != "stop":
             before = store.calls
             latencies: list[float] = []
-            failed = 0
+            failed: Counter[str] = Counter()
 
-            async def task(client: Any = client, latencies: list[float] = latencies) -> None:
-                nonlocal failed
+            async def task(
+                client: Any = client, latencies: list[float] = latencies, failed: Any = failed
+            ) -> None:
                 for _ in range(CALLS // TASKS):
                     started = time.perf_counter()
                     try:
                         await client.customers.lookup(account_number=100000001)
-                    except Exception:
-                        failed += 1
+                    except Exception as exc:
+                        failed[type(exc).__name__] += 1
                     else:
                         latencies.append(time.perf_counter() - started)
 
@@ -204,7 +206,8 @@ def _case(server: ServerProcess, store: str, where: str, processes: int) -> dict
             phases[phase] = {
                 "p50": percentile(latencies, 0.50),
                 "p99": percentile(latencies, 0.99),
-                "failed": sum(reply[2] for reply in replies),
+                "failed": sum(sum(reply[2].values()) for reply in replies),
+                "errors": dict(sum((Counter(reply[2]) for reply in replies), Counter())),
                 "store_calls": sum(reply[3] for reply in replies),
                 "calls": len(latencies),
             }
@@ -253,7 +256,8 @@ async def run(ctx: Context, server: ServerProcess) -> dict[str, Any]:
                         f"{fmt_seconds(case['cold']['p99'])}, warm p99 "
                         f"{fmt_seconds(case['warm']['p99'])}, store calls/warm call "
                         f"{case['store_calls_per_warm_call']:.4f}, failed "
-                        f"{case['cold']['failed'] + case['warm']['failed']}",
+                        f"{case['cold']['failed'] + case['warm']['failed']}"
+                        f" {case['cold']['errors'] or ''}{case['warm']['errors'] or ''}",
                         flush=True,
                     )
     return _report(results, rounds)

@@ -13,7 +13,7 @@ import anyio
 import anyio.abc
 import httpx
 
-from ._auth import TokenManager, TokenStore
+from ._auth import TokenManager, TokenStore, lock_lease_for
 from ._config import Transport
 from ._pipeline import Pipeline
 from ._redact import SecretRegistry
@@ -99,6 +99,10 @@ class _Family:
                 secrets=self.secrets,
                 refresh_leeway=self.refresh_leeway,
                 clock=self.clock,
+                # The cross-process fetch lock outlives one token request.
+                lock_lease=lock_lease_for(attempt_timeout or self.http.timeout),
+                # A soft-window refresh runs in the task group: no caller waits for it.
+                background=self.spawner,
             )
         return manager
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
+import anyio
 import httpx
 import pytest
 
-from flexiti_async.testing import FlexitiSandbox
+from flexiti_async.testing import Fault, FlexitiSandbox, SandboxClock
 
 from .conftest import Api, error_of
 
@@ -218,8 +220,6 @@ async def test_secrets_stay_out_of_reprs(api: Api, sandbox: FlexitiSandbox) -> N
 
 
 async def test_concurrent_tokens_are_counted(sandbox: FlexitiSandbox) -> None:
-    import anyio
-
     async with sandbox.http_client() as http:
         api = Api(http, sandbox)
         async with anyio.create_task_group() as tg:
@@ -228,3 +228,77 @@ async def test_concurrent_tokens_are_counted(sandbox: FlexitiSandbox) -> None:
     assert sandbox.stats.token_grants["client_credentials"] == 5
     assert sandbox.stats.count("token", 200) == 5
     assert isinstance(http, httpx.AsyncClient)
+
+
+@pytest.mark.parametrize("lifetime", [1, 2])
+async def test_short_lived_tokens_cost_about_one_grant_per_lifetime(lifetime: int) -> None:
+    # The client with the default 60 s leeway on tokens living 1-2 s, 10 callers per tick
+    # for 3 s of sandbox time (a frozen clock shared by the client and the sandbox). Ticks
+    # of 0.07 s do not land on a refresh point (90% of a lifetime), so each refresh happens
+    # while its token is still valid.
+    from functools import partial
+
+    clock = SandboxClock(frozen=True)
+    sandbox = FlexitiSandbox(seed=41, expires_in=lifetime, clock=clock)
+    account = sandbox.find_account(status="N").account_number
+    start = clock.now().timestamp()
+    async with sandbox.client(clock=lambda: clock.now().timestamp()) as flexiti:
+        lookup = partial(flexiti.customers.lookup, account_number=account)
+        while clock.now().timestamp() - start < 3:
+            async with anyio.create_task_group() as tg:
+                for _ in range(10):
+                    tg.start_soon(lookup)
+            clock.advance(0.07)
+    elapsed = clock.now().timestamp() - start
+    grants = sandbox.stats.token_grants
+    assert sum(grants.values()) <= elapsed / lifetime + 1
+    assert grants["refresh_token"] >= 1
+    assert grants["client_credentials"] == 1  # every later token came from a refresh
+    assert sandbox.stats.count(status=401) == 0  # no call ever went out with a dead token
+
+
+async def _until(predicate: Callable[[], bool]) -> None:
+    with anyio.fail_after(30):  # bounded: a hang fails the test
+        while not predicate():
+            await anyio.sleep(0.005)
+
+
+async def test_soft_window_refresh_runs_in_the_background_while_everyone_is_served() -> None:
+    clock = SandboxClock(frozen=True)
+    sandbox = FlexitiSandbox(seed=43, clock=clock)
+    account = sandbox.find_account(status="N").account_number
+    async with sandbox.client(clock=lambda: clock.now().timestamp()) as flexiti:
+        await flexiti.customers.lookup(account_number=account)
+        manager = flexiti.token_manager
+        first = manager.current
+        clock.advance(1200 - 30)  # inside the refresh window
+        sandbox.faults.add(route="token", fault=Fault.latency(1.0), times=1)
+        # The first caller in the window starts the refresh and is served at once.
+        await flexiti.customers.lookup(account_number=account)
+        await _until(lambda: sandbox.stats.in_flight_token == 1)
+        for _ in range(5):  # while the refresh hangs, the valid token serves everyone
+            await flexiti.customers.lookup(account_number=account)
+        assert sandbox.stats.in_flight_token == 1
+        assert manager.current is first
+        await _until(lambda: manager.current is not first)
+        assert manager.grants == {"client_credentials": 1, "refresh_token": 1}
+        await flexiti.customers.lookup(account_number=account)
+    assert sandbox.stats.count("lookup", 200) == 8
+    assert sandbox.stats.token_grants == {"client_credentials": 1, "refresh_token": 1}
+
+
+async def test_closing_the_client_cancels_a_pending_background_refresh() -> None:
+    clock = SandboxClock(frozen=True)
+    sandbox = FlexitiSandbox(seed=44, clock=clock)
+    account = sandbox.find_account(status="N").account_number
+    with anyio.fail_after(30):  # a hang fails the test
+        async with sandbox.client(clock=lambda: clock.now().timestamp()) as flexiti:
+            await flexiti.customers.lookup(account_number=account)
+            manager = flexiti.token_manager
+            clock.advance(1200 - 30)
+            sandbox.faults.add(route="token", fault=Fault.latency(60.0), times=1)
+            await flexiti.customers.lookup(account_number=account)
+            await _until(lambda: sandbox.stats.in_flight_token == 1)
+    assert manager._flight is None  # nobody is left waiting on a cancelled fetch
+    assert not flexiti._family.background
+    assert sandbox.stats.count("lookup", 200) == 2
