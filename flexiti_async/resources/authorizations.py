@@ -234,6 +234,10 @@ class Authorizations(Resource):
                 max_length=20,
                 required=True,
             )
+            try:  # a documented status in any case is sent as Flexiti spells it
+                status = AuthorizationStatus(status).value
+            except ValueError:
+                pass  # Flexiti documents only ``opened``: other values go as given
         store = check_text(
             external_location_id,
             "external_location_id",

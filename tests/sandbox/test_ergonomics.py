@@ -139,3 +139,13 @@ def test_blocked_statuses_map_to_blocked_error(status: int) -> None:
     assert issubclass(flexiti_async.BlockedError, flexiti_async.PermissionDeniedError)
     for idempotent in (True, False):
         assert not RetryPolicy.retryable_status(status, idempotent=idempotent)
+
+
+async def test_listing_status_is_case_insensitive() -> None:
+    box = _sandbox()
+    acct = box.find_account().account_number
+    box.add_history(created=START, amount="10.00", account_number=acct, captured=False)
+    box.add_history(created=START, amount="20.00", account_number=acct, captured=True)
+    async with box.client() as flexiti:
+        page = await flexiti.authorizations.list(account_number=acct, authorization_status="OPENED")
+        assert [auth.amount for auth in page] == [Decimal("10.00")]
