@@ -139,7 +139,9 @@ class Accounts(Resource):
         the answer is lost (`OutcomeUnknownError`).
 
         Raises `InvalidRequestError` (before any I/O); `NotFoundError` (``not_found``);
-        `PermissionDeniedError`; `NotPermittedError` (``invalid_role``).
+        `PermissionDeniedError`; `NotPermittedError` (``invalid_role``);
+        `InputValidationError` (``wrong_inputs``: Flexiti lists no code for a non-Quebec
+        account; the sandbox answers this one, naming ``account_number``).
         """
         number = check_account_number(account_number)
         await self._client._request("POST", f"accounts/{path_segment(number)}/close", json={})

@@ -8,6 +8,12 @@ heavy until a fixture is used. Options for the sandbox go in a marker::
 
 ``flexiti_client`` is an async fixture; run the test under anyio
 (``pytestmark = pytest.mark.anyio``).
+
+The sandbox is strict, like Flexiti (see ``FlexitiSandbox``): an online authorization needs
+``widget.init`` first, an in-store one the PIN from ``accounts.verify`` (read it with
+``flexiti_async.testing.read_pin``). A test about something else relaxes a check through
+the marker, e.g. ``@pytest.mark.flexiti_sandbox(require_widget=False)``, or all of them
+with ``strict=False``.
 """
 
 from __future__ import annotations
