@@ -23,7 +23,7 @@ The rules (also in the package docstring):
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -50,13 +50,25 @@ class _Slot:
     def __init__(self, reference: str | None, store: str | None) -> None:
         self.reference = reference
         self.store = store
-        self.sales: list[tuple[int, LedgerRow]] = []
-        self.returns: list[tuple[int, LedgerRow]] = []
-        self.auths: dict[int, AuthState] = {}
-        self.captures: dict[int, CaptureState] = {}
+        # Shared empty tuples until first use: most keys have one sale, one authorization,
+        # one capture and no return, and a slot exists per key (memory grows with them).
+        self.sales: Sequence[tuple[int, LedgerRow]] = ()
+        self.returns: Sequence[tuple[int, LedgerRow]] = ()
+        self.auths: Sequence[AuthState] = ()  # each once: ids are deduplicated upstream
+        self.captures: Sequence[CaptureState] = ()
+
+    def add(self, name: str, item: Any) -> None:
+        items = getattr(self, name)
+        if isinstance(items, tuple):
+            setattr(self, name, [item])
+        else:
+            items.append(item)
 
     def lines(self) -> list[int]:
         return [line for line, _ in (*self.sales, *self.returns)]
+
+    def auth_ids(self) -> list[int]:
+        return [auth.authorization_id for auth in self.auths]
 
 
 class Buckets:
@@ -101,15 +113,20 @@ class _Classifier:
         self.tolerance = timedelta(days=tolerance_days)
         self.lo, self.hi = start - self.tolerance, end + self.tolerance
         self.covered = covered
-        self.by_reference: dict[str, list[_Slot]] = {}
+        # One slot per reference, or a list when stores split a reference into several keys.
+        self.by_reference: dict[str, _Slot | list[_Slot]] = {}
         self.unreferenced: list[_Slot] = []
         self.out = Buckets()
 
     def local(self, when: datetime | None) -> date | None:
         return None if when is None else when.astimezone(self.tz).date()
 
+    def slots_of(self, reference: str) -> Sequence[_Slot]:
+        found = self.by_reference.get(reference, ())
+        return (found,) if isinstance(found, _Slot) else found
+
     def find(self, reference: str, store: str | None, *, sales: bool = False) -> _Slot | None:
-        for slot in self.by_reference.get(reference, ()):
+        for slot in self.slots_of(reference):
             if _compatible(slot.store, store) and (slot.sales or not sales):
                 return slot
         return None
@@ -122,7 +139,13 @@ class _Classifier:
         found = self.find(reference, store)
         if found is None:
             found = _Slot(reference, store)
-            self.by_reference.setdefault(reference, []).append(found)
+            known = self.by_reference.get(reference)
+            if known is None:
+                self.by_reference[reference] = found
+            elif isinstance(known, _Slot):
+                self.by_reference[reference] = [known, found]
+            else:
+                known.append(found)
         return found
 
     def outside_row(self, line: int, row: LedgerRow, reason: str) -> None:
@@ -152,18 +175,18 @@ class _Classifier:
             if row.kind is EntryKind.RETURN:
                 returns.append((line, row))
             elif self.lo <= row.date <= self.hi:
-                self.slot(row.reference, row.store).sales.append((line, row))
+                self.slot(row.reference, row.store).add("sales", (line, row))
             else:
                 self.outside_row(line, row, "dated outside the range")
                 outside_sales.setdefault(row.reference, []).append(row.store)
         for line, row in returns:
             sale = self.find(row.reference, row.store, sales=True)
             if sale is not None:
-                sale.returns.append((line, row))
+                sale.add("returns", (line, row))
             elif any(_compatible(s, row.store) for s in outside_sales.get(row.reference, ())):
                 self.outside_row(line, row, "its sale is outside the range")
             elif self.lo <= row.date <= self.hi:
-                self.slot(row.reference, row.store).returns.append((line, row))
+                self.slot(row.reference, row.store).add("returns", (line, row))
             else:
                 self.outside_row(line, row, "dated outside the range, no sale in the ledger")
         self.out.stats["ledger_rows"] = total
@@ -174,12 +197,8 @@ class _Classifier:
             if day is not None and not self.lo <= day <= self.hi:
                 self.out.outside_auths.append(auth.authorization_id)
                 continue
-            self.slot(auth.reference, auth.store).auths[auth.authorization_id] = auth
-        by_id = {
-            auth_id: slot
-            for slot in self.unreferenced
-            for auth_id in slot.auths
-        }  # fmt: skip
+            self.slot(auth.reference, auth.store).add("auths", auth)
+        by_id = {auth.authorization_id: slot for slot in self.unreferenced for auth in slot.auths}
         for capture in captures:
             day = self.local(capture.date)
             if day is not None and day > self.as_of:
@@ -190,13 +209,13 @@ class _Classifier:
                 slot = by_id.get(capture.authorization_id)
             if slot is None:
                 slot = self.slot(capture.reference, capture.store)
-            slot.captures[capture.capture_id] = capture
+            slot.add("captures", capture)
 
     # ------------------------------------------------------------------ classification
 
     def slots(self) -> Iterator[_Slot]:
         for slots in self.by_reference.values():
-            yield from slots
+            yield from (slots,) if isinstance(slots, _Slot) else slots
         yield from self.unreferenced
 
     def run(self) -> Buckets:
@@ -208,7 +227,7 @@ class _Classifier:
     def in_range(self, slot: _Slot) -> bool:
         # Returns follow their sale: their own date counts only for an orphan return.
         days = [row.date for _, row in slot.sales]
-        days += [d for d in (self.local(a.created) for a in slot.auths.values()) if d]
+        days += [d for d in (self.local(a.created) for a in slot.auths) if d]
         if not slot.sales and not slot.auths:
             days = [row.date for _, row in slot.returns]
         # A key with no date at all (undated records) is judged rather than dropped.
@@ -224,7 +243,7 @@ class _Classifier:
                 if not covered(day):
                     return False
                 day += timedelta(days=1)
-        days = (self.local(a.created) for a in slot.auths.values())
+        days = (self.local(a.created) for a in slot.auths)
         return all(d is None or covered(d) for d in days)
 
     def classify(self, slot: _Slot) -> None:
@@ -236,13 +255,13 @@ class _Classifier:
         if not self.in_range(slot):
             for line, row in (*slot.sales, *slot.returns):
                 self.outside_row(line, row, "dated outside the range")
-            out.outside_auths.extend(slot.auths)
+            out.outside_auths.extend(slot.auth_ids())
             return
         if not self.checkable(slot):
             out.unchecked_lines.extend(slot.lines())
-            out.unchecked_auths.extend(slot.auths)
+            out.unchecked_auths.extend(slot.auth_ids())
             return
-        for auth in slot.auths.values():
+        for auth in slot.auths:
             self.stale(slot, auth)
         before = len(out.found)
         matched_lines = self.compare(slot)
@@ -250,7 +269,7 @@ class _Classifier:
             out.matched += 1
         out.matched_lines.extend(matched_lines)
         named = {i for item in out.found[before:] for i in item.authorization_ids}
-        out.matched_auths.extend(a for a in slot.auths if a not in named)
+        out.matched_auths.extend(a for a in slot.auth_ids() if a not in named)
 
     def finding(
         self, slot: _Slot, kind: DiscrepancyKind, lines: Iterable[int], **fields: Any
@@ -260,7 +279,7 @@ class _Classifier:
                 kind=kind,
                 reference=slot.reference,
                 store=slot.store,
-                authorization_ids=list(slot.auths),
+                authorization_ids=slot.auth_ids(),
                 ledger_lines=list(lines),
                 **fields,
             )
@@ -309,10 +328,8 @@ class _Classifier:
                     ledger_amount=ledger_returned, ledger_date=slot.returns[0][1].date,
                 )  # fmt: skip
             return []
-        (auth,) = slot.auths.values()
-        own = [
-            c for c in slot.captures.values() if c.authorization_id in (None, auth.authorization_id)
-        ]
+        (auth,) = slot.auths
+        own = [c for c in slot.captures if c.authorization_id in (None, auth.authorization_id)]
         self.out.stats["captures_without_authorization"] += len(slot.captures) - len(own)
         if own:
             captured = sum((c.amount for c in own), ZERO)

@@ -7,6 +7,7 @@ a `Partial` stays small enough to ship between processes.
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -18,6 +19,27 @@ from ..models.enums import AuthorizationStatus
 __all__ = ["AuthState", "CaptureState", "RefState", "as_utc"]
 
 ZERO = Decimal("0")
+
+
+# Zeros are the most common figures (returned, remaining, released): one object per spelling.
+_ZEROS: dict[str, Decimal] = {}
+
+
+def _money(value: Decimal | None, same_as: Decimal | None = None) -> Decimal:
+    """The figure, sharing one object with ``same_as`` (or other zeros) when it is equal and
+    spelled alike: a shard keeps hundreds of thousands of them."""
+    if value is None:
+        return ZERO
+    if same_as is not None and value == same_as and str(value) == str(same_as):
+        return same_as
+    if not value:
+        return _ZEROS.setdefault(str(value), value)
+    return value
+
+
+def _store(value: str | None) -> str | None:
+    # A few stores, each named on every record: one string per store.
+    return None if value is None else sys.intern(value)
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -46,21 +68,22 @@ class AuthState:
     @classmethod
     def from_model(cls, auth: Authorization) -> AuthState:
         """Reduce a listed authorization (missing figures count as 0)."""
-        amount = auth.amount if auth.amount is not None else ZERO
-        captured = auth.captured_amount if auth.captured_amount is not None else ZERO
+        amount = _money(auth.amount)
+        captured = _money(auth.captured_amount, amount)
         remaining = auth.remaining_authorization_amount
         if remaining is None:
             remaining = amount - captured - (auth.released_amount or ZERO)
+        remaining = _money(remaining)
         status = auth.authorization_status
         # No status sent: open while something remains (the documented meaning).
         is_open = remaining > 0 if status is None else status == AuthorizationStatus.OPENED
         return cls(
             authorization_id=auth.authorization_id,
             reference=auth.reference,
-            store=auth.external_location_id,
+            store=_store(auth.external_location_id),
             amount=amount,
             captured=captured,
-            returned=auth.returned_amount if auth.returned_amount is not None else ZERO,
+            returned=_money(auth.returned_amount),
             remaining=remaining,
             is_open=is_open,
             created=as_utc(auth.creation_date),
@@ -86,9 +109,9 @@ class CaptureState:
             capture_id=capture.capture_id,
             authorization_id=capture.authorization_id,
             reference=capture.reference,
-            store=capture.external_location_id,
-            amount=capture.amount if capture.amount is not None else ZERO,
-            returned=capture.returned_amount if capture.returned_amount is not None else ZERO,
+            store=_store(capture.external_location_id),
+            amount=_money(capture.amount),
+            returned=_money(capture.returned_amount),
             date=as_utc(capture.date),
         )
 
