@@ -241,3 +241,35 @@ def test_stores_are_exported() -> None:
     assert flexiti_async.FileTokenStore is FileTokenStore
     assert flexiti_async.RedisTokenStore is RedisTokenStore
     assert os.fspath(FileTokenStore("x").path) == "x"
+
+
+@pytest.mark.needs_service("redis-server")
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_redis_slow_counts_as_down(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = redis_store(redis_server, timeout=0.2, retry_interval=60)
+    try:
+        await store.set("k", token())
+        redis_server.command("CLIENT", "PAUSE", "3000")  # Redis stops answering for 3 s
+        with caplog.at_level(logging.WARNING, logger="flexiti_async"):
+            assert await store.get("k") is None  # each call is bounded by the timeout
+            async with store.lock("k", lease=30) as held:
+                assert not held  # skipped while Redis counts as down
+        assert [r.getMessage().count("unavailable") for r in caplog.records] == [1]
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_a_client_on_a_redis_store_under_trio_fails_clearly() -> None:
+    pytest.importorskip("redis")
+    from flexiti_async.testing import FlexitiSandbox
+
+    sandbox = FlexitiSandbox(seed=45)
+    account = sandbox.find_account(status="N").account_number
+    store = RedisTokenStore.from_url("redis://127.0.0.1:6379/0")
+    async with sandbox.client(token_store=store) as flexiti:
+        with pytest.raises(RuntimeError, match=r"under trio.*FileTokenStore"):
+            await flexiti.customers.lookup(account_number=account)
+    assert sandbox.stats.token_grants == {}  # nothing was fetched behind the error
