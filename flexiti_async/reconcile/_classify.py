@@ -109,6 +109,10 @@ class _Classifier:
         covered: Callable[[date], bool] | None,
     ) -> None:
         self.start, self.end, self.as_of, self.tz = start, end, as_of, tz
+        self.utc = tz.utcoffset(None) == timedelta(0) and getattr(tz, "key", "UTC") in (
+            "UTC",
+            "Etc/UTC",
+        )
         self.stale_days = stale_days
         self.tolerance = timedelta(days=tolerance_days)
         self.lo, self.hi = start - self.tolerance, end + self.tolerance
@@ -119,15 +123,20 @@ class _Classifier:
         self.out = Buckets()
 
     def local(self, when: datetime | None) -> date | None:
-        return None if when is None else when.astimezone(self.tz).date()
-
-    def slots_of(self, reference: str) -> Sequence[_Slot]:
-        found = self.by_reference.get(reference, ())
-        return (found,) if isinstance(found, _Slot) else found
+        if when is None:
+            return None
+        if self.utc:  # the states' timestamps are aware UTC already
+            return when.date()
+        return when.astimezone(self.tz).date()
 
     def find(self, reference: str, store: str | None, *, sales: bool = False) -> _Slot | None:
-        for slot in self.slots_of(reference):
-            if _compatible(slot.store, store) and (slot.sales or not sales):
+        found = self.by_reference.get(reference)
+        if found is None:
+            return None
+        for slot in (found,) if isinstance(found, _Slot) else found:
+            if (slot.store is None or store is None or slot.store == store) and (
+                slot.sales or not sales
+            ):
                 return slot
         return None
 
