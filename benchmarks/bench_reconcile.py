@@ -6,8 +6,9 @@
 The sandbox runs in a child process (so the client's memory and CPU are measured alone):
 it seeds the history, writes the matching ledger, and serves on 127.0.0.1. The parent
 reads the ledger, then reconciles it at concurrency 1 and 16 and prints the wall times,
-their ratio, and the tracemalloc peak of a separate traced run (ledger rows included;
-tracemalloc slows Python down, so that run is not timed).
+their ratio, the pickled size of the shard partials (bytes per reference), and the
+tracemalloc peak of a separate traced run (ledger rows included; tracemalloc slows Python
+down, so that run is not timed).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -26,7 +28,15 @@ from typing import Any
 import anyio
 
 from flexiti_async import FlexitiClient
-from flexiti_async.reconcile import EntryKind, LedgerRow, Report, ledger_csv, read_ledger, reconcile
+from flexiti_async.reconcile import (
+    EntryKind,
+    LedgerRow,
+    Partial,
+    Report,
+    ledger_csv,
+    read_ledger,
+    reconcile,
+)
 
 START = date(2024, 3, 1)
 DAYS = 30
@@ -86,7 +96,12 @@ def _serve(stores: int, per_day: int, ledger_path: str) -> None:
     sandbox.serve_forever("127.0.0.1", 0, on_ready=ready)
 
 
-async def _run(info: dict[str, Any], rows: list[LedgerRow], concurrency: int) -> Report:
+async def _run(
+    info: dict[str, Any],
+    rows: list[LedgerRow],
+    concurrency: int,
+    partials: list[Partial] | None = None,
+) -> Report:
     async with FlexitiClient(
         info["client_id"], info["client_secret"], base_url=info["base_url"], max_concurrency=32
     ) as client:
@@ -99,6 +114,7 @@ async def _run(info: dict[str, Any], rows: list[LedgerRow], concurrency: int) ->
             as_of=end,
             concurrency=concurrency,
             page_size=500,
+            on_partial=None if partials is None else partials.append,
         )
 
 
@@ -139,9 +155,11 @@ def main() -> None:
             f"ledger: {len(rows):,} rows read in {read_s:.2f} s"
         )
         times: dict[int, float] = {}
+        partials: list[Partial] = []
         for concurrency in (1, 16):
             started = time.perf_counter()
-            report = anyio.run(_run, info, rows, concurrency)
+            kept = partials if concurrency == 16 else None
+            report = anyio.run(_run, info, rows, concurrency, kept)
             times[concurrency] = time.perf_counter() - started
             print(
                 f"concurrency {concurrency:>2}: {times[concurrency]:6.2f} s  "
@@ -149,6 +167,14 @@ def main() -> None:
                 f"{report.stats['pages']} pages)"
             )
         print(f"ratio c=1 / c=16: {times[1] / times[16]:.2f}x")
+        # What a shard ships to a merging process (issue 17): pickled partials per reference.
+        blob = sum(len(pickle.dumps(p)) for p in partials)
+        references = sum(len(p.references) for p in partials)
+        print(
+            f"partials: {len(partials)} shards, {blob / 2**20:.1f} MiB pickled, "
+            f"{blob / max(references, 1):.0f} bytes per reference"
+        )
+        del partials
         del rows
         tracemalloc.start()
         rows = read_ledger(ledger_path)
