@@ -235,6 +235,13 @@ def test_redis_repr_hides_the_password() -> None:
     assert "hunter2" not in repr(store)
 
 
+def test_redis_bad_url_is_refused_up_front_without_its_password() -> None:
+    pytest.importorskip("redis")
+    with pytest.raises(ValueError, match="invalid Redis URL") as caught:
+        RedisTokenStore.from_url("http://user:hunter2@127.0.0.1:6379/0")
+    assert "hunter2" not in str(caught.value)
+
+
 def test_stores_are_exported() -> None:
     import flexiti_async
 

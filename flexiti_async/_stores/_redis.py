@@ -101,12 +101,17 @@ class RedisTokenStore:
         """
         try:
             from redis.asyncio import Redis
+            from redis.asyncio.connection import parse_url
             from redis.asyncio.retry import Retry
             from redis.backoff import NoBackoff
         except ImportError:
             raise ImportError(
                 "RedisTokenStore needs the 'redis' extra: pip install 'flexiti-async[redis]'"
             ) from None
+        try:
+            parse_url(url)  # a bad URL is a configuration error: say so now, not mid-payment
+        except ValueError as exc:
+            raise ValueError(f"invalid Redis URL {_display(url)!r}: {exc}") from None
         options: dict[str, Any] = {
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
