@@ -29,8 +29,8 @@ class FileTokenStore:
     """A `TokenStore` in a JSON file, for many processes on one machine (uvicorn or gunicorn
     workers, a multiprocessing pool) with no server to run.
 
-    >>> store = FileTokenStore("/run/myapp/flexiti-tokens.json")      # doctest: +SKIP
-    >>> async with FlexitiClient(client_id, secret, token_store=store) as flexiti:
+    >>> store = FileTokenStore("/run/myapp/flexiti-tokens.json")
+    >>> async with FlexitiClient(client_id, secret, token_store=store) as flexiti:  # doctest: +SKIP
     ...     ...
 
     **The file holds secrets** (access and refresh tokens): it is written with mode 0600,

@@ -50,8 +50,8 @@ class RedisTokenStore:
     """A `TokenStore` in Redis, for workers on many machines (extra ``redis``).
 
     >>> store = RedisTokenStore.from_url("redis://127.0.0.1:6379/0", prefix="flexiti:")
-    >>> async with FlexitiClient(client_id, secret, token_store=store) as flexiti:
-    ...     ...                                                           # doctest: +SKIP
+    >>> async with FlexitiClient(client_id, secret, token_store=store) as flexiti:  # doctest: +SKIP
+    ...     ...
 
     * Token keys (``<prefix>token:<base url>|<client id>|<scope>``) hold the token as JSON
       with a TTL equal to its remaining life. **They hold secrets**: protect Redis (ACLs,
