@@ -14,6 +14,7 @@ from ._redact import RedactingFilter, install_httpx_log_filter
 from ._reference import current_reference_id, reference_id
 from ._retry import RetryPolicy
 from ._stores import FileTokenStore, RedisTokenStore
+from ._telemetry import Telemetry
 from ._version import __version__
 from .environments import Environment
 from .errors import (
@@ -58,6 +59,7 @@ __all__ = [
     "RedisTokenStore",
     "RetryPolicy",
     "ServerError",
+    "Telemetry",
     "TokenManager",
     "TokenStore",
     "__version__",

@@ -37,6 +37,7 @@ from ._config import (
 from ._family import Spawn, _Family
 from ._redact import install_httpx_log_filter
 from ._retry import RetryPolicy
+from ._telemetry import Telemetry, recorder_for
 from ._transports import Sender, build_http_client
 from .environments import Environment
 from .errors import ClientClosedError, InvalidRequestError
@@ -79,6 +80,9 @@ class FlexitiClient(ResourceGroups):
     * ``token_store``: share tokens across clients or processes (default: in memory).
     * ``refresh_leeway``: seconds before expiry when a refresh starts (default 60).
     * ``http2``: negotiate HTTP/2 (needs the ``http2`` extra).
+    * ``telemetry``: ``True`` emits OpenTelemetry spans and metrics through the global
+      providers, a `Telemetry` through providers of your own (needs the ``otel`` extra).
+      Off by default: it is never switched on just because an SDK is configured.
     """
 
     def __init__(
@@ -100,6 +104,7 @@ class FlexitiClient(ResourceGroups):
         token_store: TokenStore | None = None,
         refresh_leeway: float = 60.0,
         clock: Callable[[], float] | None = None,
+        telemetry: bool | Telemetry = False,
     ) -> None:
         check_credentials(client_id, client_secret)
         if base_url is None:
@@ -110,6 +115,7 @@ class FlexitiClient(ResourceGroups):
         base = normalise_base_url(base_url)
         limit = check_concurrency(max_concurrency)
         transport = check_transport(transport)
+        recorder = recorder_for(telemetry, base)  # before any resource: a bad value raises
         policy = retry_policy or RetryPolicy(max_retries=check_retries(max_retries))
         resolved_timeout = (
             resolve_timeout(timeout) if (timeout is not None or http_client is None) else None
@@ -134,6 +140,7 @@ class FlexitiClient(ResourceGroups):
             clock=clock or time.time,
             transport=transport,
         )
+        self._family.pipeline.recorder = recorder
         self._is_root = True
         self._scope = check_scope(scope)
         self._lang = check_lang(lang)

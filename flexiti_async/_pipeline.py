@@ -16,6 +16,7 @@ call through the same loop, without admission or a bearer token. The loop is bou
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import urllib.parse
@@ -48,6 +49,7 @@ from .errors import ClientClosedError, FlexitiError, ResponseValidationError
 
 if TYPE_CHECKING:
     from ._auth import AccessToken, TokenManager
+    from ._telemetry import CallSpan, Recorder
     from ._transports import Sender
 
 __all__ = ["Call", "Pipeline"]
@@ -55,6 +57,7 @@ __all__ = ["Call", "Pipeline"]
 logger = logging.getLogger("flexiti_async")
 
 _FORM = "application/x-www-form-urlencoded"
+_UNOBSERVED = contextlib.nullcontext()  # reusable: telemetry off costs one `with`
 
 
 class Call:
@@ -69,6 +72,7 @@ class Call:
         "path",
         "policy",
         "reference",
+        "span",
         "timeout",
         "url",
     )
@@ -98,6 +102,7 @@ class Call:
         # One reference id for every attempt, so Flexiti support can trace the call.
         self.reference = current_reference_id() or new_reference_id()
         headers["x-reference-id"] = self.reference
+        self.span: CallSpan | None = None  # its telemetry, when the client has it on
 
 
 # What one attempt produced: the decoded body (on success), the outcome to decide on (None
@@ -123,6 +128,8 @@ class Pipeline:
         self.token_url = httpx.URL(token_url)
         self.user_agent = user_agent
         self.closed = False
+        #: OpenTelemetry spans and metrics (`_telemetry`); None when off, at no cost.
+        self.recorder: Recorder | None = None
 
     # ------------------------------------------------------------------ logical calls
 
@@ -165,19 +172,20 @@ class Pipeline:
             timeout=attempt_timeout,
             policy=policy,
         )
-        body = await self._attempts(call)
-        if cast_to is None:
-            return body
-        try:
-            return _converter.structure(body, cast_to)
-        except Exception as exc:  # cattrs raises several types; all mean "does not fit"
-            raise shape_error(
-                exc,
-                what=f"{method} {path}: the response",
-                cls=cast_to,
-                reference_id=call.reference,
-                body=body,
-            ) from None
+        with self._observe(call):  # the call's span covers structuring errors too
+            body = await self._attempts(call)
+            if cast_to is None:
+                return body
+            try:
+                return _converter.structure(body, cast_to)
+            except Exception as exc:  # cattrs raises several types; all mean "does not fit"
+                raise shape_error(
+                    exc,
+                    what=f"{method} {path}: the response",
+                    cls=cast_to,
+                    reference_id=call.reference,
+                    body=body,
+                ) from None
 
     async def grant(
         self, form: Mapping[str, str], *, attempt_timeout: httpx.Timeout | None, policy: RetryPolicy
@@ -201,14 +209,26 @@ class Pipeline:
             timeout=attempt_timeout,
             policy=policy,
         )
-        body = await self._attempts(call)
-        if not isinstance(body, Mapping):
-            raise ResponseValidationError(
-                "the token endpoint did not answer with a JSON object",
-                reference_id=None,
-                status_code=200,
-            )
-        return body
+        with self._observe(call, grant_type=form.get("grant_type")):
+            body = await self._attempts(call)
+            if not isinstance(body, Mapping):
+                raise ResponseValidationError(
+                    "the token endpoint did not answer with a JSON object",
+                    reference_id=None,
+                    status_code=200,
+                )
+            return body
+
+    def _observe(
+        self, call: Call, *, grant_type: str | None = None
+    ) -> contextlib.AbstractContextManager[object]:
+        """The call's telemetry span (current while the call runs), or a no-op."""
+        if self.recorder is None:
+            return _UNOBSERVED
+        call.span = self.recorder.start(
+            call.method, call.path, reference_id=call.reference, grant_type=grant_type
+        )
+        return call.span
 
     # ------------------------------------------------------------------ the attempt loop
 
@@ -220,6 +240,8 @@ class Pipeline:
         for attempt in range(1, policy.max_retries + 3):  # retries + the one 401 replay
             started = time.perf_counter()
             body, outcome, got, token = await self._attempt(call)
+            if call.span is not None:
+                call.span.attempt(attempt, got)
             if logger.isEnabledFor(logging.DEBUG):
                 _log(call, got, started, attempt)
             if outcome is None:
@@ -234,6 +256,8 @@ class Pipeline:
                 await call.manager.invalidate(token)  # compare-and-invalidate
             elif decision.action is Action.RETRY:
                 retries += 1
+                if call.span is not None:
+                    call.span.retried()
                 await anyio.sleep(decision.delay)
             elif decision.action is Action.RETURN:
                 return body
@@ -289,7 +313,12 @@ class Pipeline:
             # refresh is never stuck behind the callers waiting for it: no deadlock.
             return await self.sender.send(request), None
         borrower = object()  # unique, so one task may hold several slots (e.g. prefetch)
-        await self._admit(borrower, call.timeout)
+        if self.recorder is None:
+            await self._admit(borrower, call.timeout)
+        else:
+            waited = time.perf_counter()
+            await self._admit(borrower, call.timeout)
+            self.recorder.admission_wait(time.perf_counter() - waited, call.method, call.path)
         try:
             # Closed while this request waited for admission: without this check httpx
             # raises a bare RuntimeError ("the client has been closed") from send().
