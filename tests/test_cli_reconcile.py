@@ -182,7 +182,7 @@ async def test_reports_are_safe_for_spreadsheets_and_stdout_is_greppable(tmp_pat
     assert "comma-separated" in stderr
 
 
-async def _interrupt(tmp_path: Path, signum: int) -> tuple[int, str, dict[str, Any]]:
+async def _interrupt(tmp_path: Path, signum: int, backend: str) -> tuple[int, str, dict[str, Any]]:
     world = build_world(seed=5, stores=3, days=12, per_day=3)
     ledger = tmp_path / "ledger.csv"
     ledger.write_text(ledger_csv(world.ledger), encoding="utf-8")
@@ -190,7 +190,7 @@ async def _interrupt(tmp_path: Path, signum: int) -> tuple[int, str, dict[str, A
     args = [
         sys.executable, "-m", "flexiti_async.cli", "reconcile", "--ledger", str(ledger),
         "--from", str(world.start), "--to", str(world.end), "--as-of", str(world.as_of),
-        "--concurrency", "1", "--page-size", "5", "--out", str(out_json),
+        "--concurrency", "1", "--page-size", "5", "--out", str(out_json), "--backend", backend,
     ]  # fmt: skip
     async with world.sandbox.serve() as base_url:
         process = await anyio.open_process([*args, "--base-url", base_url], env=_env(world))
@@ -212,8 +212,11 @@ async def _interrupt(tmp_path: Path, signum: int) -> tuple[int, str, dict[str, A
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-async def test_a_signal_writes_the_partial_report(tmp_path: Path, signum: int, code: int) -> None:
-    got, stderr, report = await _interrupt(tmp_path, signum)
+async def test_a_signal_writes_the_partial_report(
+    tmp_path: Path, signum: int, code: int, anyio_backend: tuple[str, object]
+) -> None:
+    # The command runs on the same event loop flavour as the test.
+    got, stderr, report = await _interrupt(tmp_path, signum, anyio_backend[0])
     assert got == code, stderr
     assert "flexiti: interrupted; " in stderr
     assert "Partial report written to" in stderr
