@@ -13,7 +13,10 @@ from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
 from . import _customers as customers
+from . import _listings as listings
 from . import _money as money
+from . import _online as online
+from . import _payments as payments
 from ._admin import PIN_PATH, pending_pin
 from ._auth import authenticate, expire_all, grant_token, revoke_all
 from ._context import Call, Env, Reply
@@ -54,7 +57,7 @@ _TABLE: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str, Handler], ...] =
         "authorization/{authorization_id}",
         money.retrieve_authorization,
     ),
-    ("list_authorizations", ("GET",), _V251, "authorizations", money.list_authorizations),
+    ("list_authorizations", ("GET",), _V251, "authorizations", listings.list_authorizations),
     ("capture", ("POST",), _V25, "authorization/{authorization_id}/capture", money.capture),
     ("release", ("POST",), _V25, "authorization/{authorization_id}/release", money.release),
     (
@@ -64,13 +67,13 @@ _TABLE: tuple[tuple[str, tuple[str, ...], tuple[str, ...], str, Handler], ...] =
         "authorization/{authorization_id}/capture/{capture_id}/return",
         money.return_capture,
     ),
-    ("list_captures", ("GET",), _V251, "captures", money.list_captures),
-    ("transactions", ("POST",), _BOTH, "transactions", money.transactions),
-    ("widget_init", ("POST",), _V25, "widget/init", customers.widget_init),
-    ("apply", ("POST",), _V25, "apply", customers.apply),
-    ("terms", ("GET",), _V25, "terms-and-conditions", customers.terms),
-    ("i18n", ("GET", "POST"), _V25, "i18n", customers.i18n),
-    ("merchant_login", ("POST",), _V25, "merchants/login", customers.merchant_login),
+    ("list_captures", ("GET",), _V251, "captures", listings.list_captures),
+    ("transactions", ("POST",), _BOTH, "transactions", payments.transactions),
+    ("widget_init", ("POST",), _V25, "widget/init", online.widget_init),
+    ("apply", ("POST",), _V25, "apply", online.apply),
+    ("terms", ("GET",), _V25, "terms-and-conditions", online.terms),
+    ("i18n", ("GET", "POST"), _V25, "i18n", online.i18n),
+    ("merchant_login", ("POST",), _V25, "merchants/login", online.merchant_login),
     ("sandbox_pin", ("GET",), _V25, PIN_PATH, pending_pin),
 )
 _ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
