@@ -18,7 +18,7 @@ import sys
 import traceback
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +33,7 @@ pytest.importorskip("starlette")
 
 import flexiti_async
 from flexiti_async import FlexitiClient, RedactingFilter, RetryPolicy, errors
-from flexiti_async.models import FinancingOption, TransactionType, VerifyFormat
+from flexiti_async.models import FinancingOption, Location, TransactionType, VerifyFormat
 from flexiti_async.testing import Fault, FlexitiSandbox
 from tests._mock_api import CARD, CLIENT_SECRET, MockAPI
 
@@ -191,7 +191,11 @@ async def connected(sandbox: FlexitiSandbox, mode: str, **kwargs: Any) -> AsyncI
 
 
 def make_client(
-    sandbox: FlexitiSandbox, mode: str, base_url: str, secret: str | None = None
+    sandbox: FlexitiSandbox,
+    mode: str,
+    base_url: str,
+    secret: str | None = None,
+    telemetry: Any = False,
 ) -> FlexitiClient:
     http = sandbox.http_client() if mode == "in-process" else None
     return FlexitiClient(
@@ -200,7 +204,41 @@ def make_client(
         base_url=base_url,
         http_client=http,
         retry_policy=RetryPolicy(max_retries=2, backoff_base=0.0),
+        telemetry=telemetry,
     )
+
+
+def exported_telemetry() -> tuple[Any, Callable[[], list[str]]]:
+    """Telemetry into the OpenTelemetry SDK's in-memory exporter and reader, and a function
+    rendering everything they exported (names, attributes, events, statuses) as text."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    metrics = InMemoryMetricReader()
+    telemetry = flexiti_async.Telemetry(tracer_provider, MeterProvider(metric_readers=[metrics]))
+
+    def texts() -> list[str]:
+        found = []
+        for span in spans.get_finished_spans():
+            found.append(f"span {span.name} {dict(span.attributes or {})!r} {span.status!r}")
+            found.extend(f"event {e.name} {dict(e.attributes or {})!r}" for e in span.events)
+        data = metrics.get_metrics_data()
+        for resource in data.resource_metrics if data else ():
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    found.extend(
+                        f"metric {metric.name} {dict(point.attributes or {})!r}"
+                        for point in metric.data.data_points
+                    )
+        return found
+
+    return telemetry, texts
 
 
 async def run_suite(
@@ -226,10 +264,9 @@ async def run_suite(
             flexiti,
             account_number=first.account_number,
             amount=Decimal("1200.00"),
-            store=store,
-            employee=employee,
+            till=Location(external_location_id=store, external_employee_id=employee),
             order_id="ORDER-1001",
-            read_pin=read_pin,
+            ask_for_pin=read_pin,
         )
     )
     ev.value(await online.open_checkout(flexiti, account_number=second.account_number))
@@ -498,14 +535,15 @@ async def test_full_flow_suite_leaks_no_secret(
     sandbox = FlexitiSandbox(seed=1, strict=False)  # the examples skip the widget step
     ev = Evidence()
     pins: set[str] = set()
+    telemetry, exported = exported_telemetry()
     async with connected(sandbox, mode) as base_url:
-        flexiti = make_client(sandbox, mode, base_url)
+        flexiti = make_client(sandbox, mode, base_url, telemetry=telemetry)
         async with flexiti:
             await run_suite(sandbox, flexiti, ev, pins)
             manager_token = flexiti.token_manager.current
             ev.value(flexiti)
         # Bad credentials: the wrong secret is not echoed either.
-        wrong = make_client(sandbox, mode, base_url, secret=WRONG_SECRET)
+        wrong = make_client(sandbox, mode, base_url, secret=WRONG_SECRET, telemetry=telemetry)
         async with wrong:
             await ev.call(
                 "wrong client secret",
@@ -532,7 +570,8 @@ async def test_full_flow_suite_leaks_no_secret(
     }
     assert len(pins) >= 3
 
-    texts = captured.texts + ev.texts + [out.out, out.err]
+    spans_and_metrics = exported()
+    texts = captured.texts + ev.texts + [out.out, out.err] + spans_and_metrics
     # The scan covers what we meant it to cover.
     assert {"flexiti_async", "tests.secrets"} <= captured.names
     if mode == "loopback":
@@ -543,6 +582,8 @@ async def test_full_flow_suite_leaks_no_secret(
         assert "httpx" in captured.names  # an injected client: httpx's request lines
     assert any("customers/lookup" in t for t in captured.texts)
     assert sum(isinstance(o, errors.FlexitiError) for o in ev.outcomes.values()) >= 20
+    assert sum(text.startswith("span flexiti ") for text in spans_and_metrics) >= 40
+    assert any("flexiti.client.token.grants" in text for text in spans_and_metrics)
 
     leaks: list[str] = []
     for text in texts:
