@@ -3,6 +3,10 @@
 Needs the ``sandbox`` extra (starlette, uvicorn). Names are imported lazily so that the
 pytest plugin stays cheap to load.
 
+The sandbox is strict like Flexiti (``FlexitiSandbox(strict=False)`` or one switch relaxes
+it); ``read_pin(flexiti, account_number)`` reads the PIN it "sent", in process or from
+``flexiti sandbox serve``; ``sandbox.faults.hold(route)`` holds requests until released.
+
 >>> from flexiti_async.testing import FlexitiSandbox, Fault
 >>> sandbox = FlexitiSandbox(seed=1)
 >>> sandbox.faults.add(route="capture", fault=Fault.status(503, retry_after=2), times=1)
