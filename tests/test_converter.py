@@ -483,6 +483,85 @@ def test_loads_raises_json_errors(text: bytes) -> None:
         loads(text)
 
 
+# ------------------------------------------------------------------- loads: the plain decoder
+
+
+def _reject(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not valid JSON", "", 0)
+
+
+_PLAIN_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject)
+
+
+def _loads_before(data: Any) -> Any:
+    """The plain way `loads` must agree with: json.detect_encoding, then decode()."""
+    if isinstance(data, (bytes, bytearray)):
+        data = data.decode(json.detect_encoding(data), "surrogatepass")
+    return _PLAIN_DECODER.decode(data)
+
+
+JSON_VALUES = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.decimals(allow_nan=False, allow_infinity=False).map(lambda d: format(d, "f")),
+        st.text(max_size=5),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    value=JSON_VALUES,
+    before=st.sampled_from(["", " ", "\n", "\t \r\n", "\ufeff", "\x0c"]),
+    after=st.sampled_from(["", " ", "\n", "\r\n", " x", ",", "\u00a0", "\x1c", "]", "{}"]),
+    encoding=st.sampled_from(
+        ["str", "utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "bytearray"]
+    ),
+    mangle=st.sampled_from(["", "drop last", "NaN", "garbage"]),
+)
+def test_loads_matches_the_decoder(
+    value: Any, before: str, after: str, encoding: str, mangle: str
+) -> None:
+    text = before + json.dumps(value) + after
+    if mangle == "drop last":
+        text = text[:-1]
+    elif mangle == "NaN":
+        text = text.replace("0", "NaN", 1)
+    elif mangle == "garbage":
+        text = "\x00" + text
+    data: Any
+    if encoding == "str":
+        data = text
+    elif encoding == "bytearray":
+        data = bytearray(text.encode("utf-8", "surrogatepass"))
+    else:
+        data = text.encode(encoding, "surrogatepass")
+
+    def outcome(fn: Any) -> Any:
+        try:
+            return ("ok", repr(fn(data)))
+        except Exception as exc:
+            return ("error", type(exc), str(exc))
+
+    assert outcome(loads) == outcome(_loads_before)
+
+
+def test_loads_rejects_what_it_always_rejected() -> None:
+    for bad in [b"{} x", b"", b"x", b"[NaN]", b'{"a":}', b"\x00{}", "[1] \u00a0", memoryview(b"1")]:
+        with pytest.raises((ValueError, TypeError)) as fast:
+            loads(bad)  # type: ignore[arg-type]
+        with pytest.raises((ValueError, TypeError)) as before:
+            _loads_before(bad)
+        assert type(fast.value) is type(before.value)
+        assert str(fast.value) == str(before.value)
+
+
 # ------------------------------------------------------------------------- import time
 
 

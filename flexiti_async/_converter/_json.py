@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -128,6 +129,11 @@ def _reject_constant(name: str) -> Any:
 
 # One decoder, reused: json.loads() with keyword arguments builds a new one per call.
 _DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+# What json.decoder skips after the value (JSON's four blanks only).
+_JSON_BLANKS = re.compile(r"[ \t\n\r]*")
+# First bytes of the UTF-16/32 byte order marks and zero bytes: json.detect_encoding reads
+# UTF-8 whenever the first byte is none of these and the second is not zero.
+_NOT_PLAIN_UTF8 = frozenset({0x00, 0xEF, 0xFE, 0xFF})
 
 
 def loads(data: bytes | str) -> Any:
@@ -136,6 +142,18 @@ def loads(data: bytes | str) -> Any:
     Raises `json.JSONDecodeError` (a ValueError) for malformed input, including the
     non-standard ``NaN``/``Infinity`` literals that `json` would otherwise accept.
     """
-    if isinstance(data, (bytes, bytearray)):
+    if type(data) is bytes and len(data) > 1 and data[1] and data[0] not in _NOT_PLAIN_UTF8:
+        data = data.decode("utf-8", "surrogatepass")  # json.detect_encoding's answer
+    elif isinstance(data, (bytes, bytearray)):
         data = data.decode(json.detect_encoding(data), "surrogatepass")
-    return _DECODER.decode(data)
+    if type(data) is str:
+        # raw_decode for the usual body (one value, nothing before it); `decode` for the
+        # rest, which also gives its error messages: cheaper than `decode` alone.
+        try:
+            obj, end = _DECODER.raw_decode(data)
+        except json.JSONDecodeError:
+            pass
+        else:
+            if end == len(data) or _JSON_BLANKS.fullmatch(data, end):
+                return obj
+    return _DECODER.decode(data)  # also raises "Extra data" where the value ends early
