@@ -28,6 +28,8 @@ _TEXT_WHITESPACE = frozenset("\t\r\n")
 def check_text(text: str, *, strict: bool) -> str | None:
     """None when ``text`` holds no control character (and, if ``strict``, no invisible
     formatting character such as a zero-width space); else the message."""
+    if text.isprintable():  # the common case, in C: no Cc/Cf character at all
+        return None
     for char in text:
         category = unicodedata.category(char)
         if category == "Cc" and (strict or char not in _TEXT_WHITESPACE):

@@ -210,18 +210,22 @@ def _row(
             message += f" (a decimal comma in {record[at]},{record[at + 1]}? write 1234.50)"
         errors.append(RowError(line, None, message))
         return None
-    if [cell.strip().lower() for cell in record[:width]] == header:
-        errors.append(RowError(line, None, "a second header row (were two files joined?)"))
-        return None
-    missing = [c for c, i in positions.items() if i >= len(record)]
-    if missing:
+    if len(record) < width and any(i >= len(record) for i in positions.values()):
+        missing = [c for c, i in positions.items() if i >= len(record)]
         errors.append(RowError(line, None, f"missing column(s) {', '.join(missing)}"))
         return None
-    required = set(positions.values())
+    at = positions["reference"]
+    if (
+        record[at].strip().lower() == "reference"
+        and [cell.strip().lower() for cell in record[:width]] == header
+    ):
+        errors.append(RowError(line, None, "a second header row (were two files joined?)"))
+        return None
     for index, text in enumerate(record[:width]):
-        problem = check_text(text, strict=index in required)
-        if problem is not None:
-            errors.append(RowError(line, header[index] or f"#{index + 1}", problem))
+        if not text.isprintable():  # rare: look closer (a tab in a note is fine)
+            problem = check_text(text, strict=index in positions.values())
+            if problem is not None:
+                errors.append(RowError(line, header[index] or f"#{index + 1}", problem))
     if len(errors) > found:
         return None
     cell = {column: record[i].strip() for column, i in positions.items()}
