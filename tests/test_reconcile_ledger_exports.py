@@ -151,3 +151,17 @@ def test_a_repeated_header_row_is_named() -> None:
 def test_non_empty_cells_past_the_header_are_refused() -> None:
     found = errors(f"{HEADER}\nA,S1,1.00,2024-03-01,sale,,surprise\n")
     assert found == [(2, None, "7 cells but the header has 5 columns")]
+
+
+def test_amounts_padded_with_zeros_are_whole_cents() -> None:
+    rows = parse_ledger(f"{HEADER}\nA,S1,12.500,2024-03-01,sale\nB,S1,7.0000,2024-03-01,sale\n")
+    assert [row.amount for row in rows] == [Decimal("12.50"), Decimal("7.00")]
+    ((_, column, message),) = errors(f"{HEADER}\nA,S1,12.505,2024-03-01,sale\n")
+    assert column == "amount"
+    assert "not whole cents" in message
+
+
+def test_a_negative_sale_says_how_to_book_a_refund() -> None:
+    ((_, column, message),) = errors(f"{HEADER}\nA,S1,-12.50,2024-03-01,sale\n")
+    assert column == "amount"
+    assert "kind return" in message

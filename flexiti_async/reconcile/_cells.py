@@ -70,13 +70,20 @@ def parse_amount(text: str, kind: EntryKind | None) -> Decimal | str:
     if not text:
         return "amount is empty"
     if not _AMOUNT.fullmatch(text):
-        if re.fullmatch(r"[+-]?[0-9]+\.[0-9]{3,}", text, re.ASCII):
-            return f"amount {text!r} has more than two decimal places"
-        return f"amount {text!r} is not a number like 1234.50: {_amount_hint(text)}"
+        if re.fullmatch(r"[+-]?[0-9]+\.[0-9]{2}0+", text, re.ASCII):
+            # 12.500: exact cents written with trailing zeros (some exports pad to 3 or 4).
+            text = text.rstrip("0")
+            text = text + "0" * (2 - len(text.split(".")[1]))
+        elif re.fullmatch(r"[+-]?[0-9]+\.[0-9]{3,}", text, re.ASCII):
+            return f"amount {text!r} has more than two decimal places (not whole cents)"
+        else:
+            return f"amount {text!r} is not a number like 1234.50: {_amount_hint(text)}"
     value = Decimal(text)
     if value < 0:
         if kind is EntryKind.SALE:
-            return f"a sale's amount must not be negative, got {text}"
+            return (
+                f"a sale's amount must not be negative, got {text} (book a refund as kind return)"
+            )
         value = -value
     return value
 
