@@ -201,24 +201,24 @@ class _Classifier:
         self.out.stats["ledger_rows"] = total
 
     def load_flexiti(self, auths: Iterable[AuthState], captures: Iterable[CaptureState]) -> None:
+        by_id: dict[int, _Slot] = {}  # a capture joins its authorization's key directly
         for auth in auths:
             day = self.local(auth.created)
             if day is not None and not self.lo <= day <= self.hi:
                 self.out.outside_auths.append(auth.authorization_id)
                 continue
-            self.slot(auth.reference, auth.store).add("auths", auth)
-        by_id = {auth.authorization_id: slot for slot in self.unreferenced for auth in slot.auths}
+            slot = self.slot(auth.reference, auth.store)
+            slot.add("auths", auth)
+            by_id[auth.authorization_id] = slot
         for capture in captures:
             day = self.local(capture.date)
             if day is not None and day > self.as_of:
                 self.out.stats["captures_after_as_of"] += 1
                 continue
-            slot = None
-            if capture.reference is None and capture.authorization_id is not None:
-                slot = by_id.get(capture.authorization_id)
-            if slot is None:
-                slot = self.slot(capture.reference, capture.store)
-            slot.add("captures", capture)
+            home = by_id.get(capture.authorization_id) if capture.authorization_id else None
+            if home is None:
+                home = self.slot(capture.reference, capture.store)
+            home.add("captures", capture)
 
     # ------------------------------------------------------------------ classification
 
@@ -234,6 +234,9 @@ class _Classifier:
         return self.out
 
     def in_range(self, slot: _Slot) -> bool:
+        start, end = self.start, self.end
+        if len(slot.sales) == 1 and start <= slot.sales[0][1].date <= end:
+            return True  # the common case, decided without looking further
         # Returns follow their sale: their own date counts only for an orphan return.
         days = [row.date for _, row in slot.sales]
         days += [d for d in (self.local(a.created) for a in slot.auths) if d]
@@ -295,8 +298,10 @@ class _Classifier:
         )
 
     def stale(self, slot: _Slot, auth: AuthState) -> None:
+        if not auth.is_open or auth.remaining <= 0:
+            return
         created = self.local(auth.created)
-        if not auth.is_open or auth.remaining <= 0 or created is None:
+        if created is None:
             return
         if not self.start <= created <= self.end:
             return
@@ -323,7 +328,8 @@ class _Classifier:
             side = Side.BOTH if both else Side.LEDGER if len(slot.sales) > 1 else Side.FLEXITI
             self.finding(slot, K.DUPLICATE_REFERENCE, slot.lines(), side=side)
             return []
-        ledger_returned = sum((abs(r.amount) for _, r in slot.returns), ZERO)
+        returns = slot.returns
+        ledger_returned = sum((abs(r.amount) for _, r in returns), ZERO) if returns else ZERO
         if not slot.auths:
             if slot.sales:
                 _, row = slot.sales[0]
@@ -341,8 +347,11 @@ class _Classifier:
         own = [c for c in slot.captures if c.authorization_id in (None, auth.authorization_id)]
         self.out.stats["captures_without_authorization"] += len(slot.captures) - len(own)
         if own:
-            captured = sum((c.amount for c in own), ZERO)
-            returned = sum((c.returned for c in own), ZERO)
+            if len(own) == 1:
+                captured, returned = own[0].amount, own[0].returned
+            else:
+                captured = sum((c.amount for c in own), ZERO)
+                returned = sum((c.returned for c in own), ZERO)
         else:
             captured, returned = auth.captured, auth.returned
         # Nothing captured: an open authorization is a sale pending capture (its amount);
