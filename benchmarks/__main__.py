@@ -39,6 +39,7 @@ SCENARIOS = {
     "paging": "bench_paging",
     "fanout": "bench_fanout",
     "profile": "bench_profile",
+    "telemetry": "bench_telemetry",
     "reconcile": "bench_reconcile",  # another helper's module; only run when asked for
 }
 DEFAULT = [name for name in SCENARIOS if name != "reconcile"]
@@ -59,6 +60,8 @@ PACKAGES = (
     "uvicorn",
     "httptools",
     "uvloop",
+    "opentelemetry-api",
+    "opentelemetry-sdk",
 )
 
 

@@ -313,12 +313,9 @@ class Pipeline:
             # refresh is never stuck behind the callers waiting for it: no deadlock.
             return await self.sender.send(request), None
         borrower = object()  # unique, so one task may hold several slots (e.g. prefetch)
-        if self.recorder is None:
-            await self._admit(borrower, call.timeout)
-        else:
-            waited = time.perf_counter()
-            await self._admit(borrower, call.timeout)
-            self.recorder.admission_wait(time.perf_counter() - waited, call.method, call.path)
+        started = time.perf_counter()
+        if await self._admit(borrower, call.timeout) and self.recorder is not None:
+            self.recorder.admission_wait(time.perf_counter() - started)
         try:
             # Closed while this request waited for admission: without this check httpx
             # raises a bare RuntimeError ("the client has been closed") from send().
@@ -332,23 +329,25 @@ class Pipeline:
         finally:
             self.limiter.release_on_behalf_of(borrower)
 
-    async def _admit(self, borrower: object, attempt_timeout: httpx.Timeout | None) -> None:
+    async def _admit(self, borrower: object, attempt_timeout: httpx.Timeout | None) -> bool:
+        """Take an admission slot; returns whether the request had to wait for one."""
         limiter = self.limiter
         try:
             # A free slot and nobody queued (FIFO is kept: this refuses if anyone waits):
             # the awaiting acquire would cost a task switch on every request.
             limiter.acquire_on_behalf_of_nowait(borrower)
-            return
+            return False
         except anyio.WouldBlock:
             pass
         pool_timeout = attempt_timeout.pool if attempt_timeout is not None else None
         if pool_timeout is None:
             await limiter.acquire_on_behalf_of(borrower)
-            return
+            return True
         with anyio.move_on_after(pool_timeout) as scope:
             await limiter.acquire_on_behalf_of(borrower)
         if scope.cancelled_caught:
             raise httpx.PoolTimeout(f"waited {pool_timeout} s for admission to the pool")
+        return True
 
     def _check_not_closed(self, request: httpx.Request, *, waited: bool) -> None:
         if not self.closed:

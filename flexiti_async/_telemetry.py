@@ -17,6 +17,8 @@ recorded: only class names, status codes and the path template.
 
 from __future__ import annotations
 
+import functools
+import re
 import time
 import urllib.parse
 from types import TracebackType
@@ -33,7 +35,10 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from opentelemetry.context import Context
+    from opentelemetry.metrics import CallbackOptions, Observation
     from opentelemetry.trace import Span
 
 __all__ = ["CallSpan", "Recorder", "Telemetry", "operation_for", "path_template", "recorder_for"]
@@ -77,6 +82,9 @@ _PLACEHOLDERS = {
 }
 
 
+_DIGIT = re.compile(r"\d")
+
+
 @attrs.frozen
 class Telemetry:
     """Where a client's telemetry goes: ``FlexitiClient(..., telemetry=Telemetry(...))``.
@@ -101,12 +109,13 @@ def path_template(path: str) -> str:
     segments = path.split("?", 1)[0].strip("/").split("/")
     previous = ""
     for index, segment in enumerate(segments):
-        if any(ch.isdigit() for ch in segment):
+        if _DIGIT.search(segment):
             segments[index] = _PLACEHOLDERS.get(previous, "{id}")
         previous = segment
     return "/".join(segments)
 
 
+@functools.lru_cache(maxsize=1024)  # bounded: paths carry identifiers
 def operation_for(method: str, path: str) -> tuple[str, str]:
     """``(operation name, path template)`` of a call, e.g. ``("customers.lookup",
     "customers/lookup")``; a path the client does not wrap is ``request``."""
@@ -159,20 +168,38 @@ class CallSpan:
     the call's error. Inside, the attempt loop reports each `attempt` and each retry.
     """
 
-    __slots__ = ("_attributes", "_recorder", "_retries", "_span", "_started", "_status", "_token")
+    __slots__ = (
+        "_attempts",
+        "_grant_type",
+        "_operation",
+        "_recorder",
+        "_retries",
+        "_span",
+        "_started",
+        "_status",
+        "_token",
+    )
 
     def __init__(
-        self, recorder: Recorder, span: Span, attributes: dict[str, Any], parent: Context
+        self,
+        recorder: Recorder,
+        span: Span,
+        operation: str,
+        grant_type: str | None,
+        parent: Context,
     ) -> None:
         self._recorder = recorder
         self._span = span
-        self._attributes = attributes
+        self._operation = operation
+        self._grant_type = grant_type
         self._retries = 0
         self._status: int | None = None
+        # (number, status or error type, when): events are written when the call ends.
+        self._attempts: list[tuple[int, int | str, int]] = []
         self._started = time.perf_counter()
         # Current while the call runs, so a token grant it triggers nests under it.
         self._token = recorder.otel.attach(recorder.otel.set_span_in_context(span, parent))
-        recorder.in_flight.add(1, attributes)
+        recorder.active += 1
 
     def __enter__(self) -> CallSpan:
         return self
@@ -186,17 +213,27 @@ class CallSpan:
         self.finish(exc)
 
     def attempt(self, number: int, got: httpx.Response | BaseException) -> None:
-        """Record one attempt (an HTTP exchange, or an error without an answer) as an event."""
-        event: dict[str, Any] = {"flexiti.attempt": number}
-        if number > 1:
-            event["http.request.resend_count"] = number - 1
+        """Note one attempt: an HTTP exchange, or an error without an answer."""
         if isinstance(got, httpx.Response):
             self._status = got.status_code
-            event["http.response.status_code"] = got.status_code
+            self._attempts.append((number, got.status_code, time.time_ns()))
         else:
             self._status = None
-            event["error.type"] = type(got).__name__
-        self._span.add_event("flexiti.attempt", event)
+            self._attempts.append((number, type(got).__name__, time.time_ns()))
+
+    def _write_attempts(self) -> None:
+        # One event per attempt, stamped when it ended. A call that succeeded at its first
+        # attempt gets none: the span itself says all the event would (and events are a
+        # large share of a span's cost).
+        for number, got, when in self._attempts:
+            event: dict[str, Any] = {"flexiti.attempt": number}
+            if number > 1:
+                event["http.request.resend_count"] = number - 1
+            if isinstance(got, int):
+                event["http.response.status_code"] = got
+            else:
+                event["error.type"] = got
+            self._span.add_event("flexiti.attempt", event, timestamp=when)
 
     def retried(self) -> None:
         """Count one retry (a 401 replay is not one)."""
@@ -208,27 +245,28 @@ class CallSpan:
         span = self._span
         elapsed = time.perf_counter() - self._started
         outcome = _outcome(error)
-        status = self._status
-        if isinstance(error, APIStatusError):
-            status = error.status_code
-        span.set_attribute("flexiti.retries", self._retries)
-        span.set_attribute("flexiti.outcome", outcome)
-        measured = dict(self._attributes)
-        measured["flexiti.outcome"] = outcome
+        status = error.status_code if isinstance(error, APIStatusError) else self._status
+        ended: dict[str, Any] = {"flexiti.retries": self._retries, "flexiti.outcome": outcome}
+        # Few, low-cardinality attributes on metrics: each one is hashed on every record.
+        measured: dict[str, Any] = {
+            "flexiti.operation": self._operation,
+            "server.address": recorder.server_address,
+            "flexiti.outcome": outcome,
+        }
         if status is not None:
-            span.set_attribute("http.response.status_code", status)
-            measured["http.response.status_code"] = status
+            ended["http.response.status_code"] = measured["http.response.status_code"] = status
         if error is not None:
-            error_type = _error_type(error)
-            span.set_attribute("error.type", error_type)
+            ended["error.type"] = measured["error.type"] = _error_type(error)
             span.set_status(recorder.otel.error_status, type(error).__name__)
-            measured["error.type"] = error_type
-        recorder.in_flight.add(-1, self._attributes)
+        span.set_attributes(ended)
+        if error is not None or len(self._attempts) > 1:
+            self._write_attempts()
+        recorder.active -= 1
         recorder.duration.record(elapsed, measured)
         if self._retries:
-            recorder.retries.add(self._retries, self._attributes)
-        if error is None and self._attributes["flexiti.operation"] == "oauth.token":
-            recorder.grants.add(1, self._attributes)
+            recorder.retries.add(self._retries, {"flexiti.operation": self._operation})
+        if error is None and self._grant_type is not None:
+            recorder.grants.add(1, {"flexiti.grant_type": self._grant_type})
         try:
             recorder.otel.detach(self._token)
         finally:
@@ -236,13 +274,17 @@ class CallSpan:
 
 
 class Recorder:
-    """A client's tracer and instruments (built once per client, shared by its derivatives)."""
+    """A client's tracer and instruments (built once per client, shared by its derivatives).
+
+    Per call it records one histogram point (plus a counter on retries and grants); calls in
+    progress are a plain counter read by an observable instrument at collection time.
+    """
 
     __slots__ = (
+        "active",
         "admission",
         "duration",
         "grants",
-        "in_flight",
         "otel",
         "retries",
         "server_address",
@@ -257,6 +299,7 @@ class Recorder:
         url = urllib.parse.urlsplit(base_url)
         self.server_address = url.hostname or ""
         self.server_port = url.port or (443 if url.scheme == "https" else 80)
+        self.active = 0
         self.tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider=config.tracer_provider)
         meter = metrics.get_meter(_SCOPE, __version__, meter_provider=config.meter_provider)
         self.duration = meter.create_histogram(
@@ -273,10 +316,17 @@ class Recorder:
         self.admission = meter.create_histogram(
             "flexiti.client.admission.wait_time",
             unit="s",
-            description="Time a request waited for admission to the connection pool.",
+            description="Time a request waited for admission to the connection pool "
+            "(requests admitted at once are not recorded).",
         )
-        self.in_flight = meter.create_up_down_counter(
+        server = {"server.address": self.server_address}
+
+        def observe_active(options: CallbackOptions) -> Iterable[Observation]:
+            return (metrics.Observation(self.active, server),)
+
+        meter.create_observable_up_down_counter(
             "flexiti.client.active_requests",
+            callbacks=[observe_active],
             unit="{request}",
             description="Calls in progress (waiting for admission, or in flight).",
         )
@@ -287,12 +337,13 @@ class Recorder:
         """Open the span of one logical call: ``with recorder.start(...) as span:``."""
         operation, template = operation_for(method, path)
         attributes: dict[str, Any] = {
-            "flexiti.operation": operation,
             "http.request.method": method,
             "url.template": template,
             "server.address": self.server_address,
             "server.port": self.server_port,
         }
+        if reference_id is not None:
+            attributes["flexiti.reference_id"] = reference_id
         if grant_type is not None:
             attributes["flexiti.grant_type"] = grant_type
         parent = self.otel.get_current()
@@ -302,20 +353,11 @@ class Recorder:
             kind=self.otel.client_kind,
             attributes=attributes,
         )
-        if reference_id is not None:
-            span.set_attribute("flexiti.reference_id", reference_id)
-        return CallSpan(self, span, attributes, parent)
+        return CallSpan(self, span, operation, grant_type, parent)
 
-    def admission_wait(self, seconds: float, method: str, path: str) -> None:
-        """Record how long one request waited for admission (0.0 when it did not wait)."""
-        self.admission.record(
-            seconds,
-            {
-                "http.request.method": method,
-                "url.template": path_template(path),
-                "server.address": self.server_address,
-            },
-        )
+    def admission_wait(self, seconds: float) -> None:
+        """Record how long one request waited for admission to the connection pool."""
+        self.admission.record(seconds)
 
 
 def recorder_for(option: bool | Telemetry | None, base_url: str) -> Recorder | None:

@@ -136,7 +136,6 @@ def test_a_call_is_one_client_span_with_an_event_per_attempt(otel: Otel) -> None
     assert span.kind is SpanKind.CLIENT
     assert span.status.status_code is StatusCode.UNSET
     assert dict(span.attributes) == {
-        "flexiti.operation": "authorizations.retrieve",
         "http.request.method": "GET",
         "url.template": "authorization/{authorization_id}",
         "server.address": "pos.example.test",
@@ -152,11 +151,39 @@ def test_a_call_is_one_client_span_with_an_event_per_attempt(otel: Otel) -> None
     ]
     (duration,) = otel.points("flexiti.client.request.duration")
     assert duration.count == 1
-    assert duration.attributes["flexiti.outcome"] == "ok"
+    assert dict(duration.attributes) == {
+        "flexiti.operation": "authorizations.retrieve",
+        "server.address": "pos.example.test",
+        "flexiti.outcome": "ok",
+        "http.response.status_code": 200,
+    }
     (retries,) = otel.points("flexiti.client.retries")
     assert retries.value == 1
     (active,) = otel.points("flexiti.client.active_requests")
     assert active.value == 0  # +1 at the start, -1 at the end
+
+
+def test_a_first_attempt_success_writes_no_event(otel: Otel) -> None:
+    recorder = recorder_for(otel.telemetry, "https://pos.example.test")
+    assert recorder is not None
+    with recorder.start("GET", "customers/lookup", reference_id="r") as call:
+        call.attempt(1, httpx.Response(200))
+    (span,) = otel.spans.get_finished_spans()
+    assert span.events == ()
+    assert span.attributes["http.response.status_code"] == 200
+
+
+def test_attempt_events_keep_the_time_each_attempt_ended(otel: Otel) -> None:
+    recorder = recorder_for(otel.telemetry, "https://pos.example.test")
+    assert recorder is not None
+    with recorder.start("GET", "customers/lookup", reference_id="r") as call:
+        call.attempt(1, httpx.ConnectError("refused"))
+        call.retried()
+        call.attempt(2, httpx.Response(200))
+    (span,) = otel.spans.get_finished_spans()
+    first, second = span.events
+    assert span.start_time <= first.timestamp <= second.timestamp <= span.end_time
+    assert first.attributes["error.type"] == "ConnectError"
 
 
 def test_errors_set_the_outcome_error_type_and_status(otel: Otel) -> None:
@@ -219,9 +246,20 @@ def test_a_call_is_current_while_it_runs_so_a_token_grant_nests_under_it(otel: O
 def test_admission_wait_is_a_histogram(otel: Otel) -> None:
     recorder = recorder_for(otel.telemetry, "https://pos.example.test")
     assert recorder is not None
-    recorder.admission_wait(0.0, "GET", "customers/lookup")
-    recorder.admission_wait(0.25, "GET", "customers/lookup")
+    recorder.admission_wait(0.125)
+    recorder.admission_wait(0.25)
     (point,) = otel.points("flexiti.client.admission.wait_time")
     assert point.count == 2
-    assert point.sum == pytest.approx(0.25)
-    assert point.attributes["url.template"] == "customers/lookup"
+    assert point.sum == pytest.approx(0.375)
+
+
+def test_calls_in_progress_are_observed_at_collection(otel: Otel) -> None:
+    recorder = recorder_for(otel.telemetry, "https://pos.example.test")
+    assert recorder is not None
+    with recorder.start("GET", "customers/lookup", reference_id="a"):
+        with recorder.start("GET", "authorizations", reference_id="b"):
+            (point,) = otel.points("flexiti.client.active_requests")
+            assert point.value == 2
+            assert dict(point.attributes) == {"server.address": "pos.example.test"}
+    (point,) = otel.points("flexiti.client.active_requests")
+    assert point.value == 0

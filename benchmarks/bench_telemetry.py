@@ -1,0 +1,181 @@
+"""Telemetry: customers.lookup with OpenTelemetry off vs on, at c=1 and c=50.
+
+"On" is a client built with ``telemetry=Telemetry(tracer_provider, meter_provider)``: an SDK
+tracer provider with a batch span processor feeding an exporter that drops every span (so
+the cost measured is the client's: spans, events, attributes, metric recording, not an
+exporter's network I/O) and an SDK meter provider with an in-memory reader. "API only" is
+``telemetry=True`` with no SDK configured (the API's no-op providers). Cells are interleaved
+round by round; the overhead is the median of per-round paired ratios of time per call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from ._harness import (
+    Context,
+    RoundResult,
+    Session,
+    drive,
+    fmt_seconds,
+    interleaved,
+    markdown_table,
+    median,
+)
+from ._payloads import CLIENT_ID, CLIENT_SECRET
+from ._server import ServerProcess
+
+NAME = "telemetry"
+TITLE = "Telemetry: customers.lookup with OpenTelemetry off / on"
+
+ROWS = ("telemetry off", "telemetry on (SDK, no-op exporter)", "telemetry on (API only)")
+CONCURRENCY = (1, 50)
+TARGET = 0.05
+
+
+def _sdk_telemetry() -> tuple[Any, Any]:
+    """A Telemetry with SDK providers whose exporter drops everything, and its shutdown."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    from flexiti_async import Telemetry
+
+    class DropAll(SpanExporter):
+        def export(self, spans: Sequence[Any]) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(DropAll(), max_queue_size=1 << 16))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+
+    def shutdown() -> None:
+        tracer_provider.shutdown()
+        meter_provider.shutdown()
+
+    return Telemetry(tracer_provider, meter_provider), shutdown
+
+
+@asynccontextmanager
+async def _session(row: str, base_url: str) -> AsyncIterator[Session]:
+    from flexiti_async import FlexitiClient
+
+    shutdown = None
+    telemetry: Any = False
+    if row == ROWS[1]:
+        telemetry, shutdown = _sdk_telemetry()
+    elif row == ROWS[2]:
+        telemetry = True
+    client = FlexitiClient(CLIENT_ID, CLIENT_SECRET, base_url=base_url, telemetry=telemetry)
+    lookup = client.customers.lookup
+
+    def call() -> Awaitable[Any]:
+        return lookup(account_number=100000001)
+
+    try:
+        async with client:
+            yield Session(call)
+    finally:
+        if shutdown is not None:
+            shutdown()
+
+
+async def _cell(
+    row: str, base_url: str, n: int, c: int, budget: float
+) -> tuple[RoundResult, float]:
+    """One timed round, and the client process's CPU seconds per call (the span export
+    thread included): on a shared machine CPU time is steadier than wall time."""
+    async with _session(row, base_url) as session:
+        await drive(session.call, min(c, 100), c, budget)  # connections and token
+        cpu = time.process_time()
+        result = await drive(session.call, n, c, budget)
+        cpu = time.process_time() - cpu
+        return result, cpu / max(result.ok, 1)
+
+
+async def run(ctx: Context, server: ServerProcess) -> dict[str, Any]:
+    try:
+        import opentelemetry.sdk.trace  # noqa: F401
+    except ImportError:
+        return {"title": TITLE, "text": "skipped: opentelemetry-sdk is not installed"}
+    base_url = server.base_url
+    rounds = ctx.rounds_or(9, 5)
+    budget = 60.0
+    cells = [(row, c) for c in CONCURRENCY for row in ROWS]
+    samples: dict[tuple[str, int], list[RoundResult]] = {cell: [] for cell in cells}
+    cpu: dict[tuple[str, int], list[float]] = {cell: [] for cell in cells}
+    for row in ROWS:  # untimed: imports and code paths
+        await _cell(row, base_url, 50, 10, budget)
+    for _, (row, c) in interleaved(cells, rounds):
+        n = max(ctx.n(4_000, 1_000) // (1 if c > 1 else 2), c)
+        result, per_call = await _cell(row, base_url, n, c, budget)
+        samples[(row, c)].append(result)
+        cpu[(row, c)].append(per_call)
+        print(
+            f"  {row:<36} c={c:<3} {result.ok:>5}/{n} ok  {result.rate:8.0f}/s  "
+            f"p50 {fmt_seconds(result.p50)}  p99 {fmt_seconds(result.p99)}  "
+            f"cpu/call {fmt_seconds(per_call)}",
+            flush=True,
+        )
+
+    def overhead(row: str, c: int) -> float:
+        pairs = zip(samples[(ROWS[0], c)], samples[(row, c)], strict=True)
+        return median(off.rate / on.rate - 1.0 for off, on in pairs if off.ok and on.ok)
+
+    def cpu_overhead(row: str, c: int) -> float:
+        pairs = zip(cpu[(ROWS[0], c)], cpu[(row, c)], strict=True)
+        return median(on / off - 1.0 for off, on in pairs)
+
+    table = []
+    summary: dict[str, Any] = {}
+    for c in CONCURRENCY:
+        for row in ROWS:
+            runs = samples[(row, c)]
+            rate = median(r.rate for r in runs)
+            added = None if row == ROWS[0] else overhead(row, c)
+            added_cpu = None if row == ROWS[0] else cpu_overhead(row, c)
+            table.append(
+                [
+                    c,
+                    row,
+                    f"{rate:,.0f}/s",
+                    fmt_seconds(median(r.p50 for r in runs)),
+                    fmt_seconds(median(cpu[(row, c)])),
+                    "-" if added is None else f"{added * 100:+.1f}%",
+                    "-" if added_cpu is None else f"{added_cpu * 100:+.1f}%",
+                    "-" if added is None else ("met" if added <= TARGET else "missed"),
+                ]
+            )
+            summary[f"{row} c={c}"] = {
+                "rate": rate,
+                "overhead": added,
+                "cpu_per_call": median(cpu[(row, c)]),
+                "cpu_overhead": added_cpu,
+                "rounds": [r.as_dict() for r in runs],
+            }
+    text = markdown_table(
+        [
+            "c",
+            "client",
+            "throughput",
+            "p50",
+            "client CPU / call",
+            "time per call vs off",
+            "CPU per call vs off",
+            "target <= +5% (time)",
+        ],
+        table,
+    )
+    text += (
+        f"\n\nMedian over {rounds} interleaved rounds of per-round paired ratios; each cell a"
+        " fresh, warmed-up client. The server is the benchmarks' raw loopback server."
+    )
+    return {"title": TITLE, "text": text, "summary": summary}
