@@ -204,3 +204,29 @@ async def test_reconcile_uses_the_core_and_reports_the_same_as_a_manual_merge() 
     )
     assert manual.keys() == report.keys() == world.planted
     assert manual.matched == report.matched
+
+
+def test_paused_gc_restores_the_collector_as_it_was() -> None:
+    import gc
+
+    from flexiti_async.reconcile._gc import paused_gc
+
+    assert gc.isenabled()
+    seen = []
+
+    def fail() -> None:
+        with paused_gc():
+            seen.append(gc.isenabled())
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        fail()
+    assert seen == [False]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with paused_gc():
+            pass
+        assert not gc.isenabled()  # it was off: left off
+    finally:
+        gc.enable()

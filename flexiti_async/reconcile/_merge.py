@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
 from ._classify import classify
+from ._gc import paused_gc
 from ._ledger import LedgerRow
 from ._plan import Listing, Shard, local_span, resolve_tz
 from ._report import Report
@@ -101,6 +102,26 @@ def merge(
     finish are left unchecked (``Report.unchecked_lines``) instead of being misjudged.
     Without ``plan``, the partials are taken as the whole run.
     """
+    with paused_gc():
+        return _merge(
+            partials, ledger, start=start, end=end, as_of=as_of, tz=tz, stale_days=stale_days,
+            tolerance_days=tolerance_days, plan=plan, extra_stats=extra_stats,
+        )  # fmt: skip
+
+
+def _merge(
+    partials: Iterable[Partial],
+    ledger: Iterable[LedgerRow],
+    *,
+    start: date,
+    end: date,
+    as_of: date | None,
+    tz: str | tzinfo | None,
+    stale_days: int,
+    tolerance_days: int,
+    plan: Sequence[Shard] | None,
+    extra_stats: Mapping[str, int] | None,
+) -> Report:
     done, auths, captures, stats = _combine(partials)
     zone = resolve_tz(tz)
     today = as_of if as_of is not None else datetime.now(timezone.utc).astimezone(zone).date()

@@ -12,6 +12,7 @@ from attrs import field, frozen
 
 from ..models.authorizations import Authorization, Capture
 from ..pagination import AsyncPaginator
+from ._gc import paused_gc
 from ._plan import Listing, Shard
 from ._progress import Progress
 from ._state import AuthState, CaptureState, RefState
@@ -108,6 +109,10 @@ class _Collector:
             self.captures[state.capture_id] = state
 
     def partial(self) -> Partial:
+        with paused_gc():
+            return self._partial()
+
+    def _partial(self) -> Partial:
         auths: dict[str | None, list[AuthState]] = {}
         captures: dict[str | None, list[CaptureState]] = {}
         for auth in self.auths.values():
