@@ -3,6 +3,7 @@ checked before any network work, run, print, write, and choose the exit code."""
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -199,6 +200,9 @@ def reconcile_real(
     )
     options = _options(args, as_of)
     progress = Progress()
+    # The ledger lives until the end: keep the cyclic collector from re-walking its rows on
+    # every collection the run triggers (the command owns the process; undone afterwards).
+    gc.freeze()
 
     async def job() -> Any:
         with verbose_logging(progress, verbose=args.verbose):
@@ -214,7 +218,10 @@ def reconcile_real(
                     on_progress=display.update,
                 )
 
-    outcome = run_async(job, args.backend, progress)
+    try:
+        outcome = run_async(job, args.backend, progress)
+    finally:
+        gc.unfreeze()
     _finish(outcome.report, outcome.stopped_by, progress, args, out, display)
     raise click.exceptions.Exit(EXIT_CLEAN if outcome.report.clean else EXIT_DISCREPANCIES)
 
