@@ -47,7 +47,10 @@ def as_utc(value: datetime | None) -> datetime | None:
     """An aware UTC timestamp (a naive one is taken as UTC: Flexiti's history is UTC)."""
     if value is None:
         return None
-    if value.tzinfo is None:
+    tzinfo = value.tzinfo
+    if tzinfo is timezone.utc:
+        return value  # what the decoder gives for a "Z" timestamp: nothing to do
+    if tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc)
 
