@@ -22,12 +22,12 @@ The rules (also in the package docstring):
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from ._buckets import Buckets, Slot
 from ._ledger import EntryKind, LedgerRow
 from ._report import Discrepancy, DiscrepancyKind, OutsideRow, Side
 from ._state import AuthState, CaptureState
@@ -40,60 +40,6 @@ K = DiscrepancyKind
 
 def _compatible(a: str | None, b: str | None) -> bool:
     return a is None or b is None or a == b
-
-
-class _Slot:
-    """Everything known about one key on both sides."""
-
-    __slots__ = ("auths", "captures", "reference", "returns", "sales", "store")
-
-    def __init__(self, reference: str | None, store: str | None) -> None:
-        self.reference = reference
-        self.store = store
-        # Shared empty tuples until first use: most keys have one sale, one authorization,
-        # one capture and no return, and a slot exists per key (memory grows with them).
-        self.sales: Sequence[tuple[int, LedgerRow]] = ()
-        self.returns: Sequence[tuple[int, LedgerRow]] = ()
-        self.auths: Sequence[AuthState] = ()  # each once: ids are deduplicated upstream
-        self.captures: Sequence[CaptureState] = ()
-
-    def add(self, name: str, item: Any) -> None:
-        items = getattr(self, name)
-        if isinstance(items, tuple):
-            setattr(self, name, [item])
-        else:
-            items.append(item)
-
-    def lines(self) -> list[int]:
-        return [line for line, _ in (*self.sales, *self.returns)]
-
-    def auth_ids(self) -> list[int]:
-        return [auth.authorization_id for auth in self.auths]
-
-
-class Buckets:
-    """Where each ledger line and authorization went; findings; counters."""
-
-    def __init__(self) -> None:
-        self.found: list[Discrepancy] = []
-        self.ledger_lines: Counter[int] = Counter()  # every row's line, to check the buckets
-        self.matched = 0
-        self.matched_lines: list[int] = []
-        self.unchecked_lines: list[int] = []
-        self.outside: list[OutsideRow] = []
-        self.matched_auths: list[int] = []
-        self.outside_auths: list[int] = []
-        self.unchecked_auths: list[int] = []
-        self.stats: dict[str, int] = dict.fromkeys(
-            (
-                "ledger_rows",
-                "ledger_rows_outside_range",
-                "captures_without_authorization",
-                "captures_after_as_of",
-                "voided_authorizations",
-            ),
-            0,
-        )
 
 
 class _Classifier:
@@ -118,8 +64,8 @@ class _Classifier:
         self.lo, self.hi = start - self.tolerance, end + self.tolerance
         self.covered = covered
         # One slot per reference, or a list when stores split a reference into several keys.
-        self.by_reference: dict[str, _Slot | list[_Slot]] = {}
-        self.unreferenced: list[_Slot] = []
+        self.by_reference: dict[str, Slot | list[Slot]] = {}
+        self.unreferenced: list[Slot] = []
         self.out = Buckets()
 
     def local(self, when: datetime | None) -> date | None:
@@ -129,29 +75,29 @@ class _Classifier:
             return when.date()
         return when.astimezone(self.tz).date()
 
-    def find(self, reference: str, store: str | None, *, sales: bool = False) -> _Slot | None:
+    def find(self, reference: str, store: str | None, *, sales: bool = False) -> Slot | None:
         found = self.by_reference.get(reference)
         if found is None:
             return None
-        for slot in (found,) if isinstance(found, _Slot) else found:
+        for slot in (found,) if isinstance(found, Slot) else found:
             if (slot.store is None or store is None or slot.store == store) and (
                 slot.sales or not sales
             ):
                 return slot
         return None
 
-    def slot(self, reference: str | None, store: str | None) -> _Slot:
+    def slot(self, reference: str | None, store: str | None) -> Slot:
         if reference is None:
-            new = _Slot(None, store)
+            new = Slot(None, store)
             self.unreferenced.append(new)
             return new
         found = self.find(reference, store)
         if found is None:
-            found = _Slot(reference, store)
+            found = Slot(reference, store)
             known = self.by_reference.get(reference)
             if known is None:
                 self.by_reference[reference] = found
-            elif isinstance(known, _Slot):
+            elif isinstance(known, Slot):
                 self.by_reference[reference] = [known, found]
             else:
                 known.append(found)
@@ -201,7 +147,7 @@ class _Classifier:
         self.out.stats["ledger_rows"] = total
 
     def load_flexiti(self, auths: Iterable[AuthState], captures: Iterable[CaptureState]) -> None:
-        by_id: dict[int, _Slot] = {}  # a capture joins its authorization's key directly
+        by_id: dict[int, Slot] = {}  # a capture joins its authorization's key directly
         for auth in auths:
             day = self.local(auth.created)
             if day is not None and not self.lo <= day <= self.hi:
@@ -222,9 +168,9 @@ class _Classifier:
 
     # ------------------------------------------------------------------ classification
 
-    def slots(self) -> Iterator[_Slot]:
+    def slots(self) -> Iterator[Slot]:
         for slots in self.by_reference.values():
-            yield from (slots,) if isinstance(slots, _Slot) else slots
+            yield from (slots,) if isinstance(slots, Slot) else slots
         yield from self.unreferenced
 
     def run(self) -> Buckets:
@@ -233,7 +179,7 @@ class _Classifier:
         self.out.stats["ledger_rows_outside_range"] = len(self.out.outside)
         return self.out
 
-    def in_range(self, slot: _Slot) -> bool:
+    def in_range(self, slot: Slot) -> bool:
         start, end = self.start, self.end
         if len(slot.sales) == 1 and start <= slot.sales[0][1].date <= end:
             return True  # the common case, decided without looking further
@@ -245,7 +191,7 @@ class _Classifier:
         # A key with no date at all (undated records) is judged rather than dropped.
         return not days or any(self.start <= d <= self.end for d in days)
 
-    def checkable(self, slot: _Slot) -> bool:
+    def checkable(self, slot: Slot) -> bool:
         covered = self.covered
         if covered is None:
             return True
@@ -258,7 +204,7 @@ class _Classifier:
         days = (self.local(a.created) for a in slot.auths)
         return all(d is None or covered(d) for d in days)
 
-    def classify(self, slot: _Slot) -> None:
+    def classify(self, slot: Slot) -> None:
         out = self.out
         if not slot.sales and not slot.returns and not slot.auths:
             # Captures of authorizations created before the range: not this run's business.
@@ -284,7 +230,7 @@ class _Classifier:
         out.matched_auths.extend(a for a in slot.auth_ids() if a not in named)
 
     def finding(
-        self, slot: _Slot, kind: DiscrepancyKind, lines: Iterable[int], **fields: Any
+        self, slot: Slot, kind: DiscrepancyKind, lines: Iterable[int], **fields: Any
     ) -> None:
         self.out.found.append(
             Discrepancy(
@@ -297,7 +243,7 @@ class _Classifier:
             )
         )
 
-    def stale(self, slot: _Slot, auth: AuthState) -> None:
+    def stale(self, slot: Slot, auth: AuthState) -> None:
         if not auth.is_open or auth.remaining <= 0:
             return
         created = self.local(auth.created)
@@ -319,7 +265,7 @@ class _Classifier:
                 )
             )
 
-    def compare(self, slot: _Slot) -> list[int]:
+    def compare(self, slot: Slot) -> list[int]:
         """Append the slot's findings; return the ledger lines that matched."""
         sale_lines = [line for line, _ in slot.sales]
         return_lines = [line for line, _ in slot.returns]
