@@ -133,7 +133,7 @@ def test_missing_header_column_is_one_clear_error() -> None:
     assert len(found) == 1
     line, _, message = found[0]
     assert line == 1
-    assert "lacks the column(s) store, kind" in message
+    assert "lacks the column(s) kind" in message
 
 
 def test_duplicate_header_column_and_empty_file() -> None:

@@ -165,3 +165,8 @@ def test_a_negative_sale_says_how_to_book_a_refund() -> None:
     ((_, column, message),) = errors(f"{HEADER}\nA,S1,-12.50,2024-03-01,sale\n")
     assert column == "amount"
     assert "kind return" in message
+
+
+def test_a_single_store_export_may_have_no_store_column() -> None:
+    rows = parse_ledger("Reference;Amount;Date;Kind\nA;1.00;2024-03-01;sale\n")
+    assert [(row.reference, row.store) for row in rows] == [("A", None)]

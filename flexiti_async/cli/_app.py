@@ -49,8 +49,8 @@ _LEDGER_OPTIONS = [
     click.option(
         "--ledger",
         type=click.Path(exists=True, dir_okay=False),
-        help="Ledger CSV with the columns reference, store, amount, date, kind (sale or "
-        "return); comma, semicolon or tab; amounts like 1234.50, dates YYYY-MM-DD.",
+        help="Ledger CSV with the columns reference, store (optional), amount, date, kind "
+        "(sale or return); comma, semicolon or tab; amounts like 1234.50, dates YYYY-MM-DD.",
     ),
     click.option(
         "--from",

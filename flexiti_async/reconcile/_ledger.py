@@ -43,8 +43,11 @@ __all__ = [
     "read_ledger",
 ]
 
-#: The columns a ledger CSV must have (in any order; extra columns are ignored).
+#: The ledger's columns (in any order; extra columns are ignored).
 COLUMNS = ("reference", "store", "amount", "date", "kind")
+#: Those that must be there: a single-store merchant's export may have no ``store`` column
+#: (its rows then match a reference at any store, like an empty store cell).
+REQUIRED = ("reference", "amount", "date", "kind")
 #: Delimiters recognised from the header, with the name used in messages.
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 
@@ -90,7 +93,7 @@ def _header(fields: list[str], delimiter: str) -> tuple[dict[str, int], list[Row
             errors.append(RowError(1, column, "the column appears more than once in the header"))
         elif column in names:
             positions[column] = names.index(column)
-    missing = [c for c in COLUMNS if c not in names]
+    missing = [c for c in REQUIRED if c not in names]
     if missing:
         errors.append(
             RowError(
@@ -248,7 +251,7 @@ def _row(
     assert isinstance(when, date)
     return LedgerRow(
         reference=reference,
-        store=cell["store"] or None,
+        store=cell.get("store") or None,
         amount=amount,
         date=when,
         kind=kind,
