@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -128,7 +129,8 @@ def main() -> None:
         _serve(args.stores, args.per_day, args.serve)
         return
 
-    ledger_path = os.path.join(tempfile.mkdtemp(prefix="bench-reconcile-"), "ledger.csv")
+    folder = tempfile.mkdtemp(prefix="bench-reconcile-")
+    ledger_path = os.path.join(folder, "ledger.csv")
     child = subprocess.Popen(
         [
             sys.executable,
@@ -189,6 +191,7 @@ def main() -> None:
     finally:
         child.terminate()
         child.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
