@@ -259,20 +259,27 @@ async def test_fan_out_tasks_carry_the_callers_span(otel: Otel) -> None:
 
 
 async def test_admission_wait_and_the_in_flight_gauge(otel: Otel) -> None:
+    tracer = otel.tracer_provider.get_tracer("tests")
     async with served(otel, max_concurrency=1) as (sandbox, client):
         account = sandbox.find_account(status="N")
         await client.customers.lookup(account_number=account.account_number)  # warm
+        otel.exporter.clear()
         gate = sandbox.faults.hold("lookup")
-        async with anyio.create_task_group() as tg:
-            for _ in range(3):
-                tg.start_soon(
-                    lambda: client.customers.lookup(account_number=account.account_number)
-                )
-            await gate.wait_for(1)  # one inside the sandbox, two waiting for admission
-            in_flight = otel.total("flexiti.client.active_requests")
-            gate.release()
+        number = account.account_number
+        with tracer.start_as_current_span("checkout burst"):
+            async with anyio.create_task_group() as tg:
+                for _ in range(3):
+                    tg.start_soon(lambda: client.customers.lookup(account_number=number))
+                await gate.wait_for(1)  # one inside the sandbox, two waiting for admission
+                in_flight = otel.total("flexiti.client.active_requests")
+                gate.release()
 
     assert in_flight == 3
+    # The two that queued for admission kept the caller's context through the queue.
+    (parent,) = otel.spans("checkout burst")
+    lookups = otel.spans("flexiti customers.lookup")
+    assert len(lookups) == 3
+    assert all(child_of(span, parent) for span in lookups)
     assert otel.total("flexiti.client.active_requests") == 0
     # The two requests that queued behind the held one (none of the others waited).
     assert otel.total("flexiti.client.admission.wait_time") == 2
