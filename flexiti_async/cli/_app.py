@@ -138,6 +138,27 @@ _FETCH_OPTIONS = [
     ),
 ]
 
+# -- beyond one process (Dask) -------------------------------------------------------------
+_DASK_OPTIONS = [
+    click.option(
+        "--workers",
+        type=click.IntRange(1, 256),
+        help="Run the shards on a local Dask cluster of N worker processes (extra 'dask').",
+    ),
+    click.option(
+        "--scheduler",
+        metavar="tcp://HOST:8786",
+        help="Run the shards on an existing Dask cluster (extra 'dask'); its workers need "
+        "flexiti-async installed and must reach Flexiti.",
+    ),
+    click.option(
+        "--token-store",
+        metavar="URL",
+        help="Where Dask workers share one token: redis://HOST:6379/0 (or a file path on "
+        "one machine); default FLEXITI_TOKEN_STORE, else a private file with --workers.",
+    ),
+]
+
 # -- output and the sandbox ----------------------------------------------------------------
 _OUTPUT_OPTIONS = [
     click.option(
@@ -194,6 +215,7 @@ def _apply(options: list[Callable[[Any], Any]]) -> Callable[[F], F]:
 @cli.command()
 @_apply(_LEDGER_OPTIONS)
 @_apply(_FETCH_OPTIONS)
+@_apply(_DASK_OPTIONS)
 @_apply(_OUTPUT_OPTIONS)
 def reconcile(
     ledger: str | None,
@@ -209,6 +231,9 @@ def reconcile(
     concurrency: int,
     window_days: int,
     page_size: int,
+    workers: int | None,
+    scheduler: str | None,
+    token_store: str | None,
     outputs: tuple[str, ...],
     sandbox: bool,
     faults: bool,
@@ -239,6 +264,7 @@ def reconcile(
         quiet=quiet,
         verbose=verbose,
         backend=backend,
+        dask=_dask_args(workers, scheduler, token_store, backend),
     )
     has_credentials = bool(
         os.environ.get("FLEXITI_CLIENT_ID") and os.environ.get("FLEXITI_CLIENT_SECRET")
@@ -273,6 +299,29 @@ def reconcile(
         raise click.UsageError("--ledger is required (or use --sandbox)")
     reconcile_real(ledger, start=start, end=end, environment=environment, base_url=base_url,
                    args=args)  # fmt: skip
+
+
+def _dask_args(
+    workers: int | None, scheduler: str | None, token_store: str | None, backend: str
+) -> Any:
+    """``--workers`` / ``--scheduler`` / ``--token-store``, checked; None: run here."""
+    if workers is None and scheduler is None:
+        if token_store is not None:
+            raise click.UsageError("--token-store works with --workers or --scheduler")
+        return None
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("give --workers (a local cluster) or --scheduler, not both")
+    if backend != "asyncio":
+        raise click.UsageError("--workers and --scheduler run under asyncio only")
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        raise fail("--workers and --scheduler need the 'dask' extra: "
+                   "pip install 'flexiti-async[dask]'")  # fmt: skip
+    from ._dask_job import DaskArgs
+
+    store = token_store or os.environ.get("FLEXITI_TOKEN_STORE") or None
+    return DaskArgs(workers=workers, scheduler=scheduler, token_store=store)
 
 
 @cli.group()

@@ -3,12 +3,13 @@ checked before any network work, run, print, write, and choose the exit code."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime, timezone, tzinfo
 from typing import Any
 
@@ -56,6 +57,8 @@ class Args:
     quiet: bool
     verbose: bool
     backend: str
+    #: Where the shards run: a ``DaskArgs`` (``--workers`` / ``--scheduler``), else here.
+    dask: Any = None
 
 
 def fail(message: str) -> click.exceptions.Exit:
@@ -204,10 +207,16 @@ def reconcile_real(
     # every collection the run triggers (the command owns the process; undone afterwards).
     gc.freeze()
 
+    run: Any = run_real
+    if args.dask is not None:
+        from ._dask_job import run_real_on_dask
+
+        run = functools.partial(run_real_on_dask, dask=args.dask, on_session=_on_session(display))
+
     async def job() -> Any:
         with verbose_logging(progress, verbose=args.verbose):
             with display.running(f"Reconciling {first}..{last}"):
-                return await run_real(
+                return await run(
                     loaded.rows,
                     start=first,
                     end=last,
@@ -288,10 +297,18 @@ def reconcile_sandbox(*, seed: int, faults: bool, args: Args) -> None:
     def ready(base_url: str) -> None:
         display.note(f"Sandbox serving {base_url}; ledger of {len(prepared.rows):,} rows")
 
+    run: Callable[..., Awaitable[SandboxOutcome]] = run_sandbox
+    if args.dask is not None:
+        from ._dask_job import run_sandbox_on_dask
+
+        run = functools.partial(
+            run_sandbox_on_dask, dask=args.dask, on_session=_on_session(display)
+        )
+
     async def job() -> SandboxOutcome:
         with verbose_logging(progress, verbose=args.verbose):
             with display.running("Reconciling the sandbox world"):
-                return await run_sandbox(
+                return await run(
                     prepared,
                     seed=seed,
                     options=options,
@@ -304,6 +321,17 @@ def reconcile_sandbox(*, seed: int, faults: bool, args: Args) -> None:
     report = outcome.report
     _finish(report, outcome.stopped_by, progress, args, out, display)
     _compare_planted(out, outcome, faults)
+
+
+def _on_session(display: Any) -> Callable[[Any], None]:
+    """Say where the shards run once the Dask workers are ready (and where to watch)."""
+
+    def note(session: Any) -> None:
+        where = "local" if session.local else "cluster"
+        link = session.dashboard_link or "n/a"
+        display.note(f"Dask: {session.workers} {where} workers; dashboard {link}")
+
+    return note
 
 
 def _compare_planted(out: Any, outcome: Any, faults: bool) -> None:

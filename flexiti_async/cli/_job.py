@@ -12,7 +12,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, tzinfo
 from typing import Any
 
@@ -82,7 +82,7 @@ class SandboxOutcome:
 
 
 async def run_engine(
-    client: ReconcileClient,
+    client: ReconcileClient | object,
     rows: Sequence[LedgerRow],
     *,
     start: date,
@@ -90,8 +90,13 @@ async def run_engine(
     options: Options,
     progress: Progress,
     on_progress: Callable[[Progress], Any],
+    run: Callable[..., Awaitable[Any]] = run_shards,
 ) -> Outcome:
-    """Plan, run and merge; SIGINT/SIGTERM stop the run and merge what finished."""
+    """Plan, run and merge; SIGINT/SIGTERM stop the run and merge what finished.
+
+    ``run(client, shards, ...)`` runs the shards: `run_shards` in this process, or the
+    Dask adapter's (``client`` is then its session).
+    """
     shards = plan(
         start,
         end,
@@ -105,7 +110,7 @@ async def run_engine(
     async with anyio.create_task_group() as group:
         if threading.current_thread() is threading.main_thread():
             group.start_soon(_watch_signals, group.cancel_scope, stopped)
-        await run_shards(
+        await run(
             client,
             shards,
             concurrency=options.concurrency,

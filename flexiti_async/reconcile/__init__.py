@@ -33,9 +33,15 @@ Matching rules (the details live in ``_classify.py``):
 * returns: the sum of the ledger's return rows vs the captures' ``returned_amount``;
 * the same key twice on one side is a ``duplicate_reference`` and is not compared;
 * open authorizations older than ``stale_days`` are release candidates (never released).
+
+Beyond one machine (extra ``dask``): `reconcile_on_dask` runs the same shards on a Dask
+`LocalCluster` or any Dask cluster, one client per worker (`ClientFactory`); see
+``docs/scaling-out.md``. Those names are imported on first use, so the core never needs dask.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from ._ledger import (
     COLUMNS,
@@ -103,3 +109,29 @@ __all__ = [
     "run_shard",
     "run_shards",
 ]
+
+if TYPE_CHECKING:
+    from ._dask import ClientFactory as ClientFactory
+    from ._dask import DaskSession as DaskSession
+    from ._dask import ShardFailedError as ShardFailedError
+    from ._dask import dask_session as dask_session
+    from ._dask import local_cluster as local_cluster
+    from ._dask import reconcile_on_dask as reconcile_on_dask
+
+#: The Dask adapter's names (extra ``dask``), imported from ``_dask`` on first use.
+_DASK_NAMES = frozenset(
+    ("ClientFactory", "DaskSession", "ShardFailedError", "dask_session", "local_cluster",
+     "reconcile_on_dask")
+)  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DASK_NAMES:
+        try:
+            from . import _dask
+        except ImportError as exc:
+            raise ImportError(
+                f"{name} needs the 'dask' extra: pip install 'flexiti-async[dask]' ({exc})"
+            ) from None
+        return getattr(_dask, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
