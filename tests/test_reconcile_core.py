@@ -230,3 +230,30 @@ def test_paused_gc_restores_the_collector_as_it_was() -> None:
         assert not gc.isenabled()  # it was off: left off
     finally:
         gc.enable()
+
+
+def test_store_groups_that_share_a_store_overlap_but_disjoint_groups_do_not() -> None:
+    day = START
+    a = Shard(0, day, day, ("S1", "S2"))
+    b = Shard(1, day, day, ("S2", "S3"))
+    with pytest.raises(MergeError, match="overlap"):
+        merge([Partial(shard=a), Partial(shard=b)], [], start=day, end=day, as_of=day)
+    c = Shard(2, day, day, ("S3", "S4"))
+    later = Shard(3, day + timedelta(1), day + timedelta(1), ("S2", "S3"))
+    report = merge([Partial(shard=s) for s in (a, c, later)], [], start=day, end=day, as_of=day)
+    assert report.stats["shards"] == 3
+    # Within one group: a window that reaches into the next one.
+    wide = Shard(4, day, day + timedelta(2), ("S1", "S2"))
+    with pytest.raises(MergeError, match="overlap"):
+        merge([Partial(shard=wide), Partial(shard=later)], [], start=day, end=day, as_of=day)
+
+
+def test_a_large_store_sharded_plan_merges() -> None:
+    stores = [f"S{i:04d}" for i in range(2000)]
+    shards = plan(START, END, stores=stores, stores_per_shard=100, tolerance_days=0, as_of=END)
+    assert len(shards) == 10 * 20
+    report = merge(
+        [Partial(shard=s) for s in shards], [], start=START, end=END, as_of=END, plan=shards
+    )
+    assert not report.partial
+    assert report.stats["shards"] == 200

@@ -16,8 +16,6 @@ from ._state import AuthState, CaptureState
 
 __all__ = ["MergeError", "merge"]
 
-_Cover = tuple[Listing, tuple[str, ...] | None, date]
-
 
 class MergeError(ValueError):
     """The partials cannot be merged as given: the same shard twice, or overlapping shards."""
@@ -27,14 +25,53 @@ def _tz_name(zone: tzinfo) -> str:
     return str(getattr(zone, "key", None) or zone.tzname(None) or "UTC")
 
 
-def _cover(partial: Partial) -> Iterable[_Cover]:
-    shard = partial.shard
-    day = shard.first
-    while day <= shard.last:  # bounded: a shard's days
+_Group = tuple[Listing, tuple[str, ...] | None]
+
+
+def _check_disjoint(shards: Sequence[Shard]) -> None:
+    """No listing of a store on a day is done by two shards (`MergeError` names them).
+
+    Checked on day intervals per store group, not per store and day: a plan of thousands
+    of stores x a year stays a few sorted passes.
+    """
+    groups: dict[_Group, list[Shard]] = {}
+    for shard in shards:
         for listing in shard.listings:
-            for store in shard.stores if shard.stores is not None else (None,):
-                yield (listing, None if store is None else (store,), day)
-        day += timedelta(days=1)
+            groups.setdefault((listing, shard.stores), []).append(shard)
+    for members in groups.values():
+        members.sort(key=lambda s: s.first)
+        reach = members[0]  # the shard reaching furthest so far
+        for shard in members[1:]:
+            if shard.first <= reach.last:
+                raise MergeError(f"shards {reach.describe()} and {shard.describe()} overlap")
+            reach = shard
+    pairs: set[tuple[_Group, _Group]] = set()
+    owner: dict[tuple[Listing, str], _Group] = {}
+    for group in groups:
+        listing, stores = group
+        if stores is None:
+            continue
+        if (listing, None) in groups:  # "every store" covers this group's stores too
+            pairs.add(((listing, None), group))
+        for store in stores:
+            first = owner.setdefault((listing, store), group)
+            if first != group:
+                pairs.add((first, group))
+    for one, other in sorted(pairs, key=repr):
+        _between(groups[one], groups[other])
+
+
+def _between(left: Sequence[Shard], right: Sequence[Shard]) -> None:
+    """Two lists sorted by first day, each disjoint within itself, never meet."""
+    i = j = 0
+    while i < len(left) and j < len(right):  # bounded: each pass advances i or j
+        a, b = left[i], right[j]
+        if a.last < b.first:
+            i += 1
+        elif b.last < a.first:
+            j += 1
+        else:
+            raise MergeError(f"shards {a.describe()} and {b.describe()} overlap")
 
 
 def _combine(
@@ -42,8 +79,6 @@ def _combine(
 ) -> tuple[list[Partial], dict[int, AuthState], dict[int, CaptureState], dict[str, int]]:
     """Every authorization and capture once (by id), refusing the same work twice."""
     seen: dict[object, Shard] = {}
-    covered: dict[_Cover, Shard] = {}
-    by_store: dict[tuple[Listing, date], Shard] = {}  # (listing, day) listed store by store
     auths: dict[int, AuthState] = {}
     captures: dict[int, CaptureState] = {}
     stats = dict.fromkeys(("pages", "items", "repeated_items", "out_of_window_items"), 0)
@@ -53,16 +88,6 @@ def _combine(
         if shard.key in seen:
             raise MergeError(f"shard {shard.describe()} was merged twice")
         seen[shard.key] = shard
-        for cell in _cover(partial):
-            listing, store, day = cell
-            other = covered.get(cell) or covered.get((listing, None, day))
-            if other is None and store is None:
-                other = by_store.get((listing, day))
-            if other is not None:
-                raise MergeError(f"shards {shard.describe()} and {other.describe()} overlap")
-            covered[cell] = shard
-            if store is not None:
-                by_store[(listing, day)] = shard
         done.append(partial)
         for key, value in partial.stats.items():
             stats[key] = stats.get(key, 0) + value
@@ -75,6 +100,7 @@ def _combine(
                 if capture.capture_id in captures:
                     stats["repeated_items"] += 1
                 captures[capture.capture_id] = capture
+    _check_disjoint([p.shard for p in done])
     return done, auths, captures, stats
 
 
