@@ -257,3 +257,41 @@ def test_a_large_store_sharded_plan_merges() -> None:
     )
     assert not report.partial
     assert report.stats["shards"] == 200
+
+
+def test_a_partial_run_missing_late_captures_leaves_those_sales_unchecked() -> None:
+    shards = plan(START, END, as_of=END + timedelta(days=10), tolerance_days=0)
+    main = [s for s in shards if "authorizations" in s.listings]
+    first = next(s for s in main if s.first == START)
+    # A captured 30.00 in two parts, the second after the range (its shard never finished);
+    # B captured in full inside the range.
+    a = auth(1, "A", "30.00", START)
+    b = auth(2, "B", "5.00", START)
+    done = [Partial(shard=s) for s in main if s is not first]
+    done.append(
+        partial(
+            first,
+            a,
+            b,
+            captures=(capture(10, 1, "A", "10.00", START), capture(11, 2, "B", "5.00", START)),
+        )
+    )
+    ledger = [sale("A", "30.00", START, 2), sale("B", "5.00", START, 3)]
+    report = merge(done, ledger, start=START, end=END, as_of=END + timedelta(days=10),
+                   plan=shards, tolerance_days=0)  # fmt: skip
+    assert report.partial
+    assert report.discrepancies == ()  # not a false amount mismatch for A
+    assert report.unchecked_lines == (2,)
+    assert report.matched_lines == (3,)
+
+
+def test_a_partial_store_sharded_run_checks_the_days_every_group_finished() -> None:
+    shards = plan(START, START + timedelta(1), stores=["S1", "S2"], stores_per_shard=1,
+                  tolerance_days=0, as_of=START + timedelta(1))  # fmt: skip
+    done = [partial(shards[0], auth(1, "A", "5.00", START)), Partial(shard=shards[1])]
+    ledger = [sale("A", "5.00", START, 2), sale("B", "7.00", START + timedelta(1), 3)]
+    report = merge(done, ledger, start=START, end=START + timedelta(1), tolerance_days=0,
+                   as_of=START + timedelta(1), plan=shards)  # fmt: skip
+    assert report.partial
+    assert report.matched_lines == (2,)
+    assert report.unchecked_lines == (3,)

@@ -53,6 +53,7 @@ class _Classifier:
         stale_days: int,
         tolerance_days: int,
         covered: Callable[[date], bool] | None,
+        captures_complete: bool = True,
     ) -> None:
         self.start, self.end, self.as_of, self.tz = start, end, as_of, tz
         self.utc = tz.utcoffset(None) == timedelta(0) and getattr(tz, "key", "UTC") in (
@@ -63,6 +64,7 @@ class _Classifier:
         self.tolerance = timedelta(days=tolerance_days)
         self.lo, self.hi = start - self.tolerance, end + self.tolerance
         self.covered = covered
+        self.captures_complete = captures_complete
         # One slot per reference, or a list when stores split a reference into several keys.
         self.by_reference: dict[str, Slot | list[Slot]] = {}
         self.unreferenced: list[Slot] = []
@@ -202,7 +204,20 @@ class _Classifier:
                     return False
                 day += timedelta(days=1)
         days = (self.local(a.created) for a in slot.auths)
-        return all(d is None or covered(d) for d in days)
+        if not all(d is None or covered(d) for d in days):
+            return False
+        if not self.captures_complete:
+            # A late capture may be in a shard that did not finish: judge only keys whose
+            # listed captures add up to what the authorization says was captured.
+            for auth in slot.auths:
+                own = (
+                    c.amount
+                    for c in slot.captures
+                    if c.authorization_id in (None, auth.authorization_id)
+                )
+                if sum(own, ZERO) != auth.captured:
+                    return False
+        return True
 
     def classify(self, slot: Slot) -> None:
         out = self.out
@@ -355,11 +370,14 @@ def classify(
     stale_days: int,
     tolerance_days: int,
     covered: Callable[[date], bool] | None = None,
+    captures_complete: bool = True,
 ) -> Buckets:
     """Put every ledger row and every authorization in one bucket (see the module rules).
 
     ``covered(local_day)`` (for a partial run) says whether a day's listings finished; keys
-    touching a day that did not are left unchecked.
+    touching a day that did not are left unchecked. ``captures_complete=False`` (capture
+    listings after the range unfinished) also leaves unchecked the keys whose listed
+    captures fall short of the authorization's captured amount.
     """
     classifier = _Classifier(
         start=start,
@@ -369,6 +387,7 @@ def classify(
         stale_days=stale_days,
         tolerance_days=tolerance_days,
         covered=covered,
+        captures_complete=captures_complete,
     )
     classifier.load_ledger(ledger)
     classifier.load_flexiti(auths, captures)

@@ -157,7 +157,7 @@ def _merge(
         finished = {p.shard.key for p in done}
         missing = [shard for shard in plan if shard.key not in finished]
     if missing:
-        covered_fn = _coverage(done, zone)
+        covered_fn = _coverage(missing, zone)
     buckets = classify(
         ledger,
         auths.values(),
@@ -169,6 +169,8 @@ def _merge(
         stale_days=stale_days,
         tolerance_days=tolerance_days,
         covered=covered_fn,
+        # Capture-only shards after the range not done: a sale may lack a late capture.
+        captures_complete=not any(s.listings == ("captures",) for s in missing),
     )
     merged_stats = dict(buckets.stats)
     merged_stats.update(stats)
@@ -204,18 +206,19 @@ def _merge(
     return report
 
 
-def _coverage(done: Sequence[Partial], zone: tzinfo) -> Callable[[date], bool]:
-    """``covered(local_day)``: every UTC day it touches had its listings finished."""
-    days = {
-        p.shard.first + timedelta(days=i)
-        for p in done
-        if "authorizations" in p.shard.listings and p.shard.stores is None
-        for i in range((p.shard.last - p.shard.first).days + 1)
+def _coverage(missing: Sequence[Shard], zone: tzinfo) -> Callable[[date], bool]:
+    """``covered(local_day)``: no UTC day it touches is in an unfinished shard (of any
+    store group) listing authorizations."""
+    gaps = {
+        shard.first + timedelta(days=i)
+        for shard in missing
+        if "authorizations" in shard.listings
+        for i in range((shard.last - shard.first).days + 1)
     }
 
     def covered(day: date) -> bool:
         first, last = local_span(day, day, zone)
-        return first in days and last in days
+        return first not in gaps and last not in gaps
 
     return covered
 
