@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from attrs import frozen
 
+from .._checks import check_int
 from ..concurrency import date_windows
 from ..errors import InvalidRequestError
 
@@ -77,11 +78,6 @@ class Shard:
         return f"#{self.index} {'+'.join(self.listings)} {span} ({stores})"
 
 
-def _check(name: str, value: object, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InvalidRequestError(f"{name} must be an integer >= {low}, got {value!r}", field=name)
-
-
 def plan(
     start: date,
     end: date,
@@ -105,8 +101,8 @@ def plan(
     >>> [s.describe() for s in plan(date(2024, 1, 1), date(2024, 1, 2), tolerance_days=0)]
     ['#0 authorizations+captures 2024-01-01 (all stores)', '#1 authorizations+captures 2024-01-02 (all stores)']
     """  # noqa: E501
-    _check("window_days", window_days, 1)
-    _check("tolerance_days", tolerance_days, 0)
+    check_int("window_days", window_days)
+    check_int("tolerance_days", tolerance_days, low=0)
     if start > end:
         raise InvalidRequestError(f"start ({start}) is after end ({end})", field="start")
     zone = resolve_tz(tz)
@@ -138,5 +134,5 @@ def _store_groups(
     if not unique:
         raise InvalidRequestError("stores is empty (None means every store)", field="stores")
     size = len(unique) if per_shard is None else per_shard
-    _check("stores_per_shard", size, 1)
+    check_int("stores_per_shard", size)
     return [tuple(unique[i : i + size]) for i in range(0, len(unique), size)]

@@ -9,8 +9,8 @@ from typing import Any
 
 import anyio
 
+from .._checks import check_int
 from ..concurrency import bounded_map
-from ..errors import InvalidRequestError
 from ._ledger import LedgerRow, check_ledger_dates, read_ledger
 from ._merge import merge
 from ._plan import Shard, plan, resolve_tz
@@ -19,11 +19,6 @@ from ._report import Report
 from ._shard import Partial, ReconcileClient, run_shard
 
 __all__ = ["reconcile", "run_shards"]
-
-
-def _check_int(name: str, value: object, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InvalidRequestError(f"{name} must be an integer >= {low}, got {value!r}", field=name)
 
 
 def _rows(ledger: Iterable[LedgerRow] | str | os.PathLike[str]) -> list[LedgerRow]:
@@ -48,8 +43,8 @@ async def run_shards(
     them: if the run is cancelled, they are what a partial report is merged from). Returns
     the partials in completion order. The first error cancels the rest and propagates.
     """
-    _check_int("concurrency", concurrency, 1)
-    _check_int("page_size", page_size, 1)
+    check_int("concurrency", concurrency)
+    check_int("page_size", page_size)
     progress = progress if progress is not None else Progress()
     progress.shards_total = len(shards)
     progress.windows_total = sum(
@@ -122,9 +117,9 @@ async def reconcile(
     ...     for item in report.discrepancies:
     ...         print(item.kind, item.reference, item.describe())
     """
-    _check_int("concurrency", concurrency, 1)
-    _check_int("stale_days", stale_days, 0)
-    _check_int("page_size", page_size, 1)
+    check_int("concurrency", concurrency)
+    check_int("stale_days", stale_days, low=0)
+    check_int("page_size", page_size)
     zone = resolve_tz(tz)
     today = as_of if as_of is not None else datetime.now(timezone.utc).astimezone(zone).date()
     shards = plan(
