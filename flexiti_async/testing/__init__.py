@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from ._faults import FaultPlan as FaultPlan
     from ._faults import FaultRule as FaultRule
     from ._faults import Hold as Hold
+    from ._ledger import Ledger as Ledger
+    from ._ledger import LedgerEntry as LedgerEntry
     from ._pins import read_pin as read_pin
     from ._sandbox import FlexitiSandbox as FlexitiSandbox
     from ._sandbox import serve_forever as serve_forever
@@ -31,14 +33,12 @@ if TYPE_CHECKING:
     from ._state import Authorization as Authorization
     from ._state import Capture as Capture
     from ._state import HistoryRecord as HistoryRecord
-    from ._state import Ledger as Ledger
-    from ._state import LedgerEntry as LedgerEntry
     from ._state import Merchant as Merchant
     from ._state import Plan as Plan
     from ._state import Release as Release
     from ._state import Return as Return
-    from ._state import Stats as Stats
     from ._state import Store as Store
+    from ._stats import Stats as Stats
 
 __all__ = [
     "ROUTES",
@@ -73,6 +73,9 @@ _HOME = {
     "Hold": "_faults",
     "read_pin": "_pins",
     "FlexitiSandbox": "_sandbox",
+    "Ledger": "_ledger",
+    "LedgerEntry": "_ledger",
+    "Stats": "_stats",
     "serve_forever": "_sandbox",
 }
 

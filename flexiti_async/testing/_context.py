@@ -8,7 +8,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ._clock import SandboxClock
-from ._state import Ledger, Stats, Token, World
+from ._ledger import Ledger
+from ._state import Token
+from ._stats import Stats
+from ._world import World
 
 __all__ = ["Call", "Env", "Reply", "SandboxOptions"]
 

@@ -14,13 +14,8 @@ from ._customers import (
     check_verification,
 )
 from ._errors import ApiError, conflict, not_found
-from ._state import (
-    Authorization,
-    Capture,
-    LedgerEntry,
-    Release,
-    Return,
-)
+from ._ledger import LedgerEntry
+from ._state import Authorization, Capture, Release, Return
 from ._validate import (
     account_number,
     bad,

@@ -18,19 +18,11 @@ from ._auth import expire_all, revoke_all
 from ._clock import SandboxClock
 from ._context import Env, SandboxOptions
 from ._faults import FaultPlan
+from ._ledger import Ledger
 from ._seed import MoneyLike, add_history, new_account, new_store, seed_history, seed_world
-from ._state import (
-    Account,
-    Authorization,
-    Capture,
-    HistoryRecord,
-    Ledger,
-    Merchant,
-    Plan,
-    Stats,
-    Store,
-    World,
-)
+from ._state import Account, Authorization, Capture, HistoryRecord, Merchant, Plan, Store
+from ._stats import Stats
+from ._world import World
 
 __all__ = ["FlexitiSandbox", "serve_forever"]
 

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import bisect
-import threading
-from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 
 from .._redact import mask_last4
 
@@ -18,18 +13,14 @@ __all__ = [
     "Authorization",
     "Capture",
     "HistoryRecord",
-    "Ledger",
-    "LedgerEntry",
     "Merchant",
     "PendingVerification",
     "Plan",
     "Release",
     "Return",
-    "Stats",
     "Store",
     "Token",
     "Transaction",
-    "World",
 ]
 
 ZERO = Decimal("0.00")
@@ -243,236 +234,3 @@ class HistoryRecord:
     capture: Capture | None = None
     returned: Return | None = None
     release: Release | None = None
-
-
-@dataclass(slots=True, frozen=True)
-class LedgerEntry:
-    """One money movement applied by the sandbox.
-
-    ``kind`` is ``authorization``, ``capture``, ``release``, ``return``, ``refund`` or
-    ``transaction``; ``reference_id`` is the request's ``x-reference-id``.
-    """
-
-    kind: str
-    amount: Decimal
-    account_number: int
-    timestamp: datetime
-    client_id: str
-    authorization_id: int | None = None
-    capture_id: int | None = None
-    return_id: int | None = None
-    release_id: int | None = None
-    transaction_id: int | None = None
-    reference: str | None = None
-    idempotency_key: str | None = None
-    reference_id: str | None = None
-
-
-class Ledger:
-    """Every money movement applied through the API, in order.
-
-    >>> captures = sandbox.ledger.filter(kind="capture", authorization_id=auth_id)
-    >>> assert len(captures) == 1   # the capture was applied exactly once
-    """
-
-    def __init__(self) -> None:
-        self._entries: list[LedgerEntry] = []
-        self._lock = threading.Lock()
-
-    def append(self, entry: LedgerEntry) -> None:
-        """Record a movement (called by the sandbox)."""
-        with self._lock:
-            self._entries.append(entry)
-
-    @property
-    def entries(self) -> list[LedgerEntry]:
-        """A copy of all entries, oldest first."""
-        with self._lock:
-            return list(self._entries)
-
-    def filter(self, **fields: Any) -> list[LedgerEntry]:
-        """Entries whose attributes equal every given keyword (``kind="capture"``)."""
-        return [e for e in self.entries if all(getattr(e, k) == v for k, v in fields.items())]
-
-    def count(self, **fields: Any) -> int:
-        """Number of entries matching ``filter(**fields)``."""
-        return len(self.filter(**fields))
-
-    def total(self, **fields: Any) -> Decimal:
-        """Sum of the amounts of the matching entries."""
-        return sum((e.amount for e in self.filter(**fields)), ZERO)
-
-    def clear(self) -> None:
-        """Forget all entries."""
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __iter__(self) -> Iterator[LedgerEntry]:
-        return iter(self.entries)
-
-    def __repr__(self) -> str:
-        return f"<Ledger entries={len(self._entries)}>"
-
-
-class Stats:
-    """Request counters.
-
-    ``requests[(route, status)]`` counts responses (status ``0`` = connection dropped);
-    ``token_grants["client_credentials"]`` counts issued tokens by grant type;
-    ``max_in_flight`` / ``max_in_flight_token`` are high-water marks of concurrent requests
-    on API routes and on the token route.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests: Counter[tuple[str, int]] = Counter()
-        self.token_grants: Counter[str] = Counter()
-        self.total_requests = 0
-        self.in_flight = 0
-        self.in_flight_token = 0
-        self.max_in_flight = 0
-        self.max_in_flight_token = 0
-
-    def count(self, route: str | None = None, status: int | None = None) -> int:
-        """Requests for ``route`` (any if None) that ended with ``status`` (any if None)."""
-        with self._lock:
-            return sum(
-                n
-                for (r, s), n in self.requests.items()
-                if (route is None or r == route) and (status is None or s == status)
-            )
-
-    def enter(self, token_route: bool) -> None:
-        """A request started (called by the sandbox)."""
-        with self._lock:
-            self.total_requests += 1
-            if token_route:
-                self.in_flight_token += 1
-                self.max_in_flight_token = max(self.max_in_flight_token, self.in_flight_token)
-            else:
-                self.in_flight += 1
-                self.max_in_flight = max(self.max_in_flight, self.in_flight)
-
-    def leave(self, route: str, status: int, token_route: bool) -> None:
-        """A request ended (called by the sandbox)."""
-        with self._lock:
-            self.requests[(route, status)] += 1
-            if token_route:
-                self.in_flight_token -= 1
-            else:
-                self.in_flight -= 1
-
-    def grant(self, grant_type: str) -> None:
-        """A token was issued (called by the sandbox)."""
-        with self._lock:
-            self.token_grants[grant_type] += 1
-
-    def reset(self) -> None:
-        """Zero every counter (in-flight gauges keep counting requests still running)."""
-        with self._lock:
-            self.requests.clear()
-            self.token_grants.clear()
-            self.total_requests = 0
-            self.max_in_flight = self.in_flight
-            self.max_in_flight_token = self.in_flight_token
-
-    def __repr__(self) -> str:
-        return (
-            f"<Stats total={self.total_requests} max_in_flight={self.max_in_flight}"
-            f" max_in_flight_token={self.max_in_flight_token}"
-            f" token_grants={dict(self.token_grants)}>"
-        )
-
-
-class _SortedRecords:
-    """Records kept sorted by (created, id) lazily, with a bisectable creation index."""
-
-    def __init__(self, id_attr: str) -> None:
-        self._id_attr = id_attr
-        self._items: list[Any] = []
-        self._created: list[datetime] = []
-        self._dirty = False
-
-    def add(self, record: Any) -> None:
-        items = self._items
-        if items and (record.created, getattr(record, self._id_attr)) < (
-            items[-1].created,
-            getattr(items[-1], self._id_attr),
-        ):
-            self._dirty = True
-        items.append(record)
-        if not self._dirty:
-            self._created.append(record.created)
-
-    def between(self, start: datetime | None, end: datetime | None) -> list[Any]:
-        """Records with ``start <= created < end``, sorted."""
-        if self._dirty:
-            id_attr = self._id_attr
-            self._items.sort(key=lambda r: (r.created, getattr(r, id_attr)))
-            self._created = [r.created for r in self._items]
-            self._dirty = False
-        lo = 0 if start is None else bisect.bisect_left(self._created, start)
-        hi = len(self._items) if end is None else bisect.bisect_left(self._created, end)
-        return self._items[lo:hi]
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-class World:
-    """All sandbox state. Mutated only while holding ``lock``."""
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.merchants: dict[str, Merchant] = {}
-        self.tokens: dict[str, Token] = {}
-        self.refresh_tokens: dict[str, Token] = {}
-        self.plans: dict[int, Plan] = {}
-        self.stores: dict[str, Store] = {}
-        self.accounts: dict[int, Account] = {}
-        self.accounts_by_vcc: dict[str, Account] = {}
-        self.accounts_by_customer: dict[str, Account] = {}
-        self.authorizations: dict[int, Authorization] = {}
-        self.captures: dict[int, Capture] = {}
-        self.releases: list[Release] = []
-        self.returns: list[Return] = []
-        self.transactions: list[Transaction] = []
-        # (client id, key) -> (sha256 of the canonical body, status, raw answer)
-        self.idempotency: dict[tuple[str, str], tuple[str, int, bytes]] = {}
-        # (client id, account number) -> widget_session_ids of its open purchase widgets
-        self.widget_sessions: dict[tuple[str, int], list[str]] = {}
-        self.auth_index = _SortedRecords("authorization_id")
-        self.capture_index = _SortedRecords("capture_id")
-        self._ids = {
-            "authorization": 100_000_000,
-            "capture": 200_000_000,
-            "release": 300_000_000,
-            "transaction": 400_000_000,
-            "return": 1_000_000_000_000_000,
-        }
-
-    def next_id(self, kind: str) -> int:
-        """The next id of a kind (authorization, capture, release, return, transaction)."""
-        self._ids[kind] += 1
-        return self._ids[kind]
-
-    def add_account(self, account: Account) -> None:
-        """Register an account and its card numbers."""
-        self.accounts[account.account_number] = account
-        self.accounts_by_customer[account.customer_id] = account
-        for vcc in account.vccs:
-            self.accounts_by_vcc[vcc] = account
-
-    def add_authorization(self, auth: Authorization) -> None:
-        """Register an authorization."""
-        self.authorizations[auth.authorization_id] = auth
-        self.auth_index.add(auth)
-
-    def add_capture(self, capture: Capture) -> None:
-        """Register a capture and link it to its authorization."""
-        self.captures[capture.capture_id] = capture
-        self.capture_index.add(capture)
-        self.authorizations[capture.authorization_id].capture_ids.append(capture.capture_id)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ._json import Raw
-from ._state import Account, Authorization, Capture, Plan, Release, Return, Transaction, World
+from ._state import Account, Authorization, Capture, Plan, Release, Return, Transaction
+from ._world import World
 
 __all__ = [
     "account_summary",
