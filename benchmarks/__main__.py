@@ -41,8 +41,9 @@ SCENARIOS = {
     "profile": "bench_profile",
     "telemetry": "bench_telemetry",
     "reconcile": "bench_reconcile",  # another helper's module; only run when asked for
+    "reconcile_dask": "bench_reconcile_dask",  # Dask LocalCluster, 1 vs 2 workers; when asked
 }
-DEFAULT = [name for name in SCENARIOS if name != "reconcile"]
+DEFAULT = [name for name in SCENARIOS if name not in ("reconcile", "reconcile_dask")]
 OFFLINE = {"import", "decoding"}
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 PACKAGES = (
@@ -128,6 +129,8 @@ async def _run_script(name: str, ctx: Context) -> dict[str, Any]:
     command = [sys.executable, "-m", f"{__package__}.{SCENARIOS[name]}"]
     if ctx.quick and name == "reconcile":
         command += ["--per-day", "20"]
+    if ctx.quick and name == "reconcile_dask":
+        command += ["--per-day", "20", "--rounds", "1"]
     proc = await anyio.run_process(
         command, check=False, stdout=None, stderr=None, cwd=Path(__file__).resolve().parent.parent
     )
