@@ -201,6 +201,30 @@ async def test_an_outcome_unknown_capture_is_recorded_as_such(otel: Otel) -> Non
     assert otel.total("flexiti.client.request.duration", **{"flexiti.outcome": "outcome_unknown"})
 
 
+async def test_an_unreadable_answer_to_a_capture_is_its_outcome(otel: Otel) -> None:
+    from flexiti_async.testing import Fault
+
+    async with served(otel) as (sandbox, client):
+        account = sandbox.find_account(status="N")
+        shopper = client.with_options(scope="customer")
+        await shopper.widget.init(flow="purchase", account_number=account.account_number)
+        auth = await shopper.authorizations.create(
+            account_number=account.account_number,
+            amount=Decimal("40.00"),
+            financing_option=FinancingOption(transaction_type=TransactionType.REGULAR_PURCHASE),
+        )
+        sandbox.faults.add(route="capture", fault=Fault.malformed_json(), times=1)
+        with pytest.raises(errors.ResponseValidationError):
+            await client.authorizations.capture(auth.authorization_id, amount=Decimal("40.00"))
+
+    (capture,) = otel.spans("flexiti authorizations.capture")
+    assert capture.attributes["flexiti.outcome"] == "ResponseValidationError"
+    assert capture.attributes["error.type"] == "ResponseValidationError"
+    assert capture.attributes["http.response.status_code"] == 200  # applied: do not resend
+    assert capture.attributes["flexiti.retries"] == 0
+    assert attempts(capture) == [200]
+
+
 async def test_a_paged_listing_is_one_span_per_page_under_the_callers_span(otel: Otel) -> None:
     tracer = otel.tracer_provider.get_tracer("tests")
     async with served(otel) as (sandbox, client):
