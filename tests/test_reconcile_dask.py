@@ -514,3 +514,39 @@ def test_the_core_never_imports_dask() -> None:
         "assert 'distributed' not in sys.modules and 'dask' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cli_ctrl_c_to_the_process_group_writes_the_partial_report_and_leaves_no_process(
+    dask: SimpleNamespace, tmp_path: Path
+) -> None:
+    """Ctrl-C in a terminal signals the whole process group, the workers included."""
+    out = tmp_path / "partial.json"
+    command = [sys.executable, "-m", "flexiti_async.cli", "reconcile", "--sandbox"]
+    command += ["--workers", "2", "--out", str(out)]
+    env = {**os.environ, "FLEXITI_CLIENT_ID": "", "FLEXITI_CLIENT_SECRET": ""}
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # one line per finished listing: interrupt after the sixth
+        seen.append(line)
+        if line.startswith("[6/"):
+            os.killpg(proc.pid, signal.SIGINT)
+            break
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, "".join(seen) + err
+    assert "interrupted" in err
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["partial"] is True
+    assert data["windows_done"]
+    left = [p.pid for p in psutil.process_iter(["pid"]) if _group_of(p.pid) == proc.pid]
+    assert not wait_gone(set(left))
+
+
+def _group_of(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None

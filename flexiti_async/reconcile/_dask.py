@@ -20,7 +20,7 @@ futures and closes the cluster this module started.
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import os
 import shutil
 import tempfile
@@ -36,7 +36,8 @@ import distributed
 from distributed import Client, LocalCluster
 
 from .._checks import check_int
-from ..errors import FlexitiError, InvalidRequestError
+from ..errors import FlexitiError
+from ._dask_cluster import check_asyncio, connect, local_cluster
 from ._dask_worker import ClientFactory, FlexitiWorkerPlugin, ShardAttemptError, run_shard_task
 from ._ledger import LedgerRow, check_ledger_dates, read_ledger
 from ._merge import merge
@@ -44,6 +45,8 @@ from ._plan import Shard, plan, resolve_tz
 from ._progress import Progress
 from ._report import Report
 from ._shard import Partial
+
+logger = logging.getLogger("flexiti_async")
 
 # distributed is only partly typed: its untyped calls go through this Any.
 _dd: Any = distributed
@@ -74,49 +77,6 @@ class ShardFailedError(FlexitiError):
         self.attempts = attempts
         self.error_type = error_type
         self.error = error
-
-
-@asynccontextmanager
-async def local_cluster(workers: int) -> AsyncIterator[Client]:
-    """A `LocalCluster` of ``workers`` single-threaded worker processes on 127.0.0.1, and
-    an asynchronous Dask `Client` on it; both closed on exit.
-
-    The dashboard listens on a free loopback port (``client.dashboard_link``). Workers are
-    spawned processes: a script that calls this must guard its entry point with
-    ``if __name__ == "__main__":``.
-    """
-    check_int("workers", workers)
-    cluster = await _dd.LocalCluster(
-        n_workers=workers,
-        processes=True,
-        threads_per_worker=1,
-        host="127.0.0.1",
-        dashboard_address="127.0.0.1:0",
-        asynchronous=True,
-    )
-    try:
-        async with _closing(await _dd.Client(cluster, asynchronous=True)) as client:
-            yield client
-    finally:
-        with anyio.CancelScope(shield=True):  # cancelled (Ctrl-C) or not: stop the processes
-            await cluster.close()
-
-
-@asynccontextmanager
-async def _closing(client: Any) -> AsyncIterator[Any]:
-    try:
-        yield client
-    finally:
-        with anyio.CancelScope(shield=True):
-            await client.close()
-
-
-def _check_asyncio() -> None:
-    """Dask's client runs on asyncio (tornado); under trio there is no asyncio loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        raise InvalidRequestError("the Dask adapter runs under asyncio only") from None
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -213,26 +173,31 @@ class DaskSession:
         try:
             async for future in pending:
                 i = index_of.pop(future)
-                if future.status not in ("finished", "error"):
+                status = future.status
+                if status in ("lost", "pending"):
                     # Lost with its worker before we read it: Dask computes it again.
                     index_of[future] = i
                     pending.add(future)
                     continue
-                if future.status == "finished":
+                if status == "finished":
                     partial = await future.result()
                     future.release()
                     if i not in finished:  # never merge one shard twice
                         finished.add(i)
                         accept(partial)
                     continue
-                exc = await future.exception()
+                exc = await future.exception() if status == "error" else None
                 future.release()
-                if isinstance(exc, ShardAttemptError) and attempts[i] <= retries:
+                # A FlexitiError, or a task cancelled behind our back: try the shard again.
+                if (exc is None or isinstance(exc, ShardAttemptError)) and attempts[i] <= retries:
                     self.retried_shards += 1
                     pending.add(submit(i))
                     continue
-                kind = exc.error_type if isinstance(exc, ShardAttemptError) else type(exc).__name__
-                raise ShardFailedError(shards[i].describe(), attempts[i], kind, str(exc))
+                if isinstance(exc, ShardAttemptError):
+                    kind, text = exc.error_type, exc.message
+                else:
+                    kind, text = (type(exc).__name__, str(exc)) if exc else (status, "no result")
+                raise ShardFailedError(shards[i].describe(), attempts[i], kind, text)
         finally:
             if index_of:  # cancelled, or failed: stop what is still queued or running
                 with anyio.CancelScope(shield=True):
@@ -241,26 +206,6 @@ class DaskSession:
 
 def _listings(shard: Shard) -> int:
     return len(shard.listings) * (1 if shard.stores is None else len(shard.stores))
-
-
-@asynccontextmanager
-async def _dask_client(
-    dask_client: Client | None, workers: int | None, scheduler: str | None
-) -> AsyncIterator[Client]:
-    given = [name for name, value in (("dask_client", dask_client), ("workers", workers),
-                                      ("scheduler", scheduler)) if value is not None]  # fmt: skip
-    if len(given) > 1:
-        raise InvalidRequestError(f"give one of dask_client, workers, scheduler; got {given}")
-    if dask_client is not None:
-        if not dask_client.asynchronous:
-            raise InvalidRequestError("dask_client must be created with asynchronous=True")
-        yield dask_client
-    elif scheduler is not None:
-        async with _closing(await _dd.Client(scheduler, asynchronous=True)) as client:
-            yield client
-    else:
-        async with local_cluster(workers if workers is not None else 1) as client:
-            yield client
 
 
 @asynccontextmanager
@@ -282,9 +227,9 @@ async def dask_session(
     cluster, a `ClientFactory` without a token store gets a `FileTokenStore` in a private
     temporary directory (removed on exit), so the workers fetch one token in all.
     """
-    _check_asyncio()
+    check_asyncio()
     client: Any
-    async with _dask_client(dask_client, workers, scheduler) as client:
+    async with connect(dask_client, workers, scheduler) as client:
         local = isinstance(getattr(client, "cluster", None), LocalCluster)
         folder = None
         if local and isinstance(client_factory, ClientFactory) and not client_factory.token_store:
@@ -300,11 +245,20 @@ async def dask_session(
                 yield DaskSession(dask_client=client, plugin=name, local=local, workers=workers)
             finally:
                 with anyio.CancelScope(shield=True):
-                    if client.status == "running":
-                        await client.unregister_worker_plugin(name)
+                    await _unregister(client, name)
         finally:
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _unregister(client: Any, name: str) -> None:
+    """Close the workers' clients (best effort: a worker that died has nothing to close)."""
+    if client.status != "running":
+        return
+    try:
+        await client.unregister_worker_plugin(name)
+    except Exception as exc:  # e.g. a replaced worker without it; the run's outcome stands
+        logger.debug("could not unregister the %s worker plugin: %r", name, exc)
 
 
 async def reconcile_on_dask(

@@ -204,9 +204,10 @@ async def run_shard_task(
     """
     from ._shard import run_shard
 
-    plugin = get_worker().plugins[plugin_name]
+    plugin = get_worker().plugins.get(plugin_name)
     if not isinstance(plugin, FlexitiWorkerPlugin):
-        raise TypeError(f"worker plugin {plugin_name!r} is not a FlexitiWorkerPlugin")
+        # A task that started after its run ended (cancelled) and the plugin was removed.
+        raise RuntimeError(f"no {plugin_name} worker plugin here: the run is over")
     try:
         return await run_shard(plugin.client, shard, **options)
     except FlexitiError as exc:
