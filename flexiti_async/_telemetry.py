@@ -7,8 +7,9 @@ telemetry off the client holds ``None`` instead of a `Recorder`, and ``opentelem
 never imported.
 
 One logical call (``customers.lookup``, a token grant) is one CLIENT span named
-``flexiti <operation>``. Each attempt is an event on it (``flexiti.attempt``); a token grant
-made on behalf of a call is a child span of that call. Attributes follow the HTTP client
+``flexiti <operation>``. When a call took more than one attempt or failed, each attempt is
+an event on it (``flexiti.attempt``); a token grant made on behalf of a call is a child span
+of that call. Attributes follow the HTTP client
 semantic conventions, with ``url.template`` the path *template* (the query string can hold a
 card number and is never recorded), plus ``flexiti.reference_id``, ``flexiti.retries`` and
 ``flexiti.outcome``. Nothing from a request or response body, header or exception message is
