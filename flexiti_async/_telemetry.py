@@ -83,7 +83,9 @@ _PLACEHOLDERS = {
 }
 
 
-_DIGIT = re.compile(r"\d")
+# A run of three digits or more: an account, card, authorization or capture number. (Shorter
+# runs are words: the ``i18n`` endpoint.)
+_IDENTIFIER = re.compile(r"\d{3,}|^\d+$")
 
 
 @attrs.frozen
@@ -104,13 +106,13 @@ class Telemetry:
 def path_template(path: str) -> str:
     """The low-cardinality template of an API path: identifiers become placeholders.
 
-    Any segment holding a digit is an identifier (an account number, an authorization id, a
+    A segment holding a number is an identifier (an account number, an authorization id, a
     card number in a hand-written escape-hatch path), so none of them reaches a span.
     """
     segments = path.split("?", 1)[0].strip("/").split("/")
     previous = ""
     for index, segment in enumerate(segments):
-        if _DIGIT.search(segment):
+        if _IDENTIFIER.search(segment):
             segments[index] = _PLACEHOLDERS.get(previous, "{id}")
         previous = segment
     return "/".join(segments)

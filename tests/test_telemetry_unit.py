@@ -6,15 +6,18 @@ the request path's use of the recorder is tested over loopback in test_telemetry
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+import flexiti_async.resources
 from flexiti_async import errors
 from flexiti_async._telemetry import Telemetry, operation_for, path_template, recorder_for
 
@@ -81,6 +84,8 @@ def otel() -> Iterator[Otel]:
             "authorization/{authorization_id}/capture/{capture_id}/return",
         ),
         ("GET", "authorizations", "authorizations.list", "authorizations"),
+        ("GET", "i18n", "content.i18n", "i18n"),
+        ("GET", "authorization/7", "authorizations.retrieve", "authorization/{authorization_id}"),
         ("POST", "oauth/token", "oauth.token", "oauth/token"),
         # The escape hatch: a path the client does not wrap, identifiers still hidden.
         ("GET", "cards/4111111111111111/limits", "request", "cards/{id}/limits"),
@@ -90,6 +95,20 @@ def test_operation_names_and_templates(
     method: str, path: str, operation: str, template: str
 ) -> None:
     assert operation_for(method, path) == (operation, template)
+
+
+def test_every_endpoint_the_resources_call_has_an_operation_name() -> None:
+    # Read the resource modules' calls (method, path literal with its f-string parts) so a
+    # new endpoint without a name in the table fails here rather than showing as "request".
+    call = re.compile(r'_request\(\s*"(GET|POST)",\s*((?:f?"[^"]*"\s*)+)')
+    found = []
+    for source in sorted(Path(flexiti_async.resources.__file__).parent.glob("*.py")):
+        for match in call.finditer(source.read_text(encoding="utf-8")):
+            path = "".join(re.findall(r'f?"([^"]*)"', match.group(2)))
+            path = re.sub(r"\{[^}]*\}", "100000001", path)  # an interpolated identifier
+            found.append((match.group(1), path, operation_for(match.group(1), path)[0]))
+    assert len(found) >= 18
+    assert [f for f in found if f[2] == "request"] == []
 
 
 def test_a_template_never_carries_the_query_string() -> None:
