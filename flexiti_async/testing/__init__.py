@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ._ledger import LedgerEntry as LedgerEntry
     from ._pins import read_pin as read_pin
     from ._sandbox import FlexitiSandbox as FlexitiSandbox
-    from ._sandbox import serve_forever as serve_forever
+    from ._serve import serve_forever as serve_forever
     from ._state import Account as Account
     from ._state import Authorization as Authorization
     from ._state import Capture as Capture
@@ -76,7 +76,7 @@ _HOME = {
     "Ledger": "_ledger",
     "LedgerEntry": "_ledger",
     "Stats": "_stats",
-    "serve_forever": "_sandbox",
+    "serve_forever": "_serve",
 }
 
 

@@ -15,7 +15,7 @@ from ._customers import (
 )
 from ._errors import ApiError, conflict, not_found
 from ._ledger import LedgerEntry
-from ._state import Authorization, Capture, Release, Return
+from ._state import Account, Authorization, Capture, PendingVerification
 from ._validate import (
     account_number,
     bad,
@@ -34,6 +34,7 @@ from ._views import (
     release_view,
     return_view,
 )
+from ._world import World
 
 __all__ = [
     "authorize",
@@ -96,16 +97,7 @@ def authorize(env: Env, call: Call) -> dict[str, Any]:
     if number is None:
         raise bad("account_number", "required")
     amount = money(body, "amount")
-    option = body.get("financing_option")
-    if not isinstance(option, dict):
-        raise bad("financing_option", "required")
-    kind = string(option, "transaction_type", 30)
-    if kind not in _PURCHASE_TYPES:
-        raise bad("financing_option.transaction_type", "invalid", kind)
-    plan_id = term = None
-    if kind == "promotional_purchase":
-        plan_id = integer(option, "plan_id")
-        term = integer(option, "term")
+    kind, plan_id, term = _financing(body)
     auto_capture = boolean(body, "auto_capture")
     reference = optional_string(body, "reference", 40)
     vcc = optional_string(body, "vcc_number", 16)
@@ -115,21 +107,9 @@ def authorize(env: Env, call: Call) -> dict[str, Any]:
     check_card(env, account, vcc)
     check_can_purchase(account)
     if plan_id is not None:
-        plan = world.plans.get(plan_id)
-        if plan is None:
-            raise conflict("plan_term_not_set")
-        if plan not in plans_for(world, account) or term not in plan.term_options:
-            raise conflict("plan_term_not_available")
+        _check_plan(world, account, plan_id, term)
     location, employee = store_codes(env, call)
-    pending = None
-    session = None
-    if any(body.get(name) not in (None, "") for name in _IN_STORE_FIELDS):
-        if env.options.require_pin or body.get("verification_code") not in (None, ""):
-            pending = check_verification(
-                env, call, account, regular=kind == "regular_purchase", amount=amount
-            )
-    elif env.options.require_widget:
-        session = _widget_session(env, call, number)
+    pending, session = _identify(env, call, account, kind=kind, amount=amount)
     if amount > account.available_credit:
         raise conflict("credit_exceeded")
     now = env.clock.now()
@@ -161,6 +141,45 @@ def authorize(env: Env, call: Call) -> dict[str, Any]:
     return authorization_view(
         world, auth, version=call.version, lang=call.lang, with_captures=False
     )
+
+
+def _financing(body: dict[str, Any]) -> tuple[str, int | None, int | None]:
+    """``financing_option``: the transaction type, and the plan and term of a promotion."""
+    option = body.get("financing_option")
+    if not isinstance(option, dict):
+        raise bad("financing_option", "required")
+    kind = string(option, "transaction_type", 30)
+    if kind not in _PURCHASE_TYPES:
+        raise bad("financing_option.transaction_type", "invalid", kind)
+    if kind != "promotional_purchase":
+        return kind, None, None
+    return kind, integer(option, "plan_id"), integer(option, "term")
+
+
+def _check_plan(world: World, account: Account, plan_id: int, term: int | None) -> None:
+    """The plan exists, this customer may use it, and it offers ``term``."""
+    plan = world.plans.get(plan_id)
+    if plan is None:
+        raise conflict("plan_term_not_set")
+    if plan not in plans_for(world, account) or term not in plan.term_options:
+        raise conflict("plan_term_not_available")
+
+
+def _identify(
+    env: Env, call: Call, account: Account, *, kind: str, amount: Decimal
+) -> tuple[PendingVerification | None, str | None]:
+    """How the customer was identified: an in-store PIN, or an online widget session."""
+    body = call.body
+    if any(body.get(name) not in (None, "") for name in _IN_STORE_FIELDS):
+        if env.options.require_pin or body.get("verification_code") not in (None, ""):
+            pending = check_verification(
+                env, call, account, regular=kind == "regular_purchase", amount=amount
+            )
+            return pending, None
+        return None, None
+    if env.options.require_widget:
+        return None, _widget_session(env, call, account.account_number)
+    return None, None
 
 
 def _widget_session(env: Env, call: Call, number: int) -> str:
@@ -197,20 +216,14 @@ def _apply_capture(
     location: str | None,
     employee: str | None,
 ) -> Capture:
-    world = env.world
-    capture = Capture(
-        capture_id=world.next_id("capture"),
-        authorization_id=auth.authorization_id,
-        client_id=auth.client_id,
-        account_number=auth.account_number,
-        amount=amount,
-        created=env.clock.now(),
+    capture = env.world.new_capture(
+        auth,
+        amount,
+        env.clock.now(),
         reference=reference if reference is not None else auth.reference,
-        external_location_id=location if location is not None else auth.external_location_id,
-        external_employee_id=employee if employee is not None else auth.external_employee_id,
+        location=location if location is not None else auth.external_location_id,
+        employee=employee if employee is not None else auth.external_employee_id,
     )
-    auth.captured_amount += amount
-    world.add_capture(capture)
     record(
         env,
         call,
@@ -249,14 +262,7 @@ def release(env: Env, call: Call) -> dict[str, Any]:
     if amount > auth.remaining:
         raise conflict("auth_amount_exceeded")
     world = env.world
-    done = Release(
-        release_id=world.next_id("release"),
-        authorization_id=auth.authorization_id,
-        amount=amount,
-        created=env.clock.now(),
-    )
-    auth.released_amount += amount
-    world.releases.append(done)
+    done = world.new_release(auth, amount, env.clock.now())
     account = world.accounts.get(auth.account_number)
     if account is not None:
         account.available_credit += amount
@@ -301,17 +307,7 @@ def return_capture(env: Env, call: Call) -> dict[str, Any]:
     assert amount is not None
     if amount <= 0 or amount > captured.remaining:
         raise conflict("capture_amount_exceeded")
-    done = Return(
-        return_id=world.next_id("return"),
-        capture_id=captured.capture_id,
-        authorization_id=auth.authorization_id,
-        amount=amount,
-        created=now,
-        reference=reference,
-    )
-    captured.returned_amount += amount
-    auth.returned_amount += amount
-    world.returns.append(done)
+    done = world.new_return(captured, auth, amount, now, reference)
     if account is not None:
         account.available_credit += amount
     record(

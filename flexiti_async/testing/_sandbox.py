@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import gc
 import random
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 import httpx
@@ -18,13 +16,22 @@ from ._auth import expire_all, revoke_all
 from ._clock import SandboxClock
 from ._context import Env, SandboxOptions
 from ._faults import FaultPlan
+from ._history import add_history, paused_gc, seed_history
 from ._ledger import Ledger
-from ._seed import MoneyLike, add_history, new_account, new_store, seed_history, seed_world
+from ._seed import (
+    MoneyLike,
+    add_merchant,
+    new_account,
+    new_credentials,
+    new_store,
+    seed_world,
+    to_money,
+)
 from ._state import Account, Authorization, Capture, HistoryRecord, Merchant, Plan, Store
 from ._stats import Stats
 from ._world import World
 
-__all__ = ["FlexitiSandbox", "serve_forever"]
+__all__ = ["FlexitiSandbox"]
 
 LOOPBACK_BASE_URL = f"http://127.0.0.1{PREFIX}"
 
@@ -129,11 +136,11 @@ class FlexitiSandbox:
         )
         self._env = Env(World(), self.clock, rng, self.options, self.ledger, self.stats)
         #: The default client's id and secret (the secret is never shown in a repr).
-        self.client_id = client_id or f"sandbox-{rng.getrandbits(32):08x}"
-        self.client_secret = client_secret or f"{rng.getrandbits(128):032x}"
+        self.client_id, self.client_secret = new_credentials(rng, client_id, client_secret)
         with self._lock:
-            seed_world(self._env, self.client_id, self.client_secret)
-            self._env.world.merchants[self.client_id].merchant_override = merchant_override
+            seed_world(
+                self._env, self.client_id, self.client_secret, merchant_override=merchant_override
+            )
         #: The ASGI application.
         self.app = SandboxApp(self._env, self.faults)
 
@@ -247,7 +254,7 @@ class FlexitiSandbox:
             offer_category,
             tuple(term_options),
             rate,
-            Decimal(admin_fee).quantize(Decimal("0.01")),
+            to_money(admin_fee),
             prime_only,
             frozenset(excluded_provinces),
         )
@@ -265,16 +272,13 @@ class FlexitiSandbox:
     ) -> Merchant:
         """Register another developer client (a merchant with its own authorizations)."""
         with self._lock:
-            rng = self._env.rng
-            merchant = Merchant(
-                client_id or f"sandbox-{rng.getrandbits(32):08x}",
-                client_secret or f"{rng.getrandbits(128):032x}",
-                merchant_id=str(100 + len(self._env.world.merchants)),
+            return add_merchant(
+                self._env,
+                client_id,
+                client_secret,
                 merchant_name=merchant_name,
                 merchant_override=merchant_override,
             )
-            self._env.world.merchants[merchant.client_id] = merchant
-            return merchant
 
     def set_merchant_override(self, allowed: bool, client_id: str | None = None) -> None:
         """Allow or refuse the ``merchant_override`` verify format for a client."""
@@ -338,27 +342,20 @@ class FlexitiSandbox:
 
         >>> records = sandbox.seed_history(days=30, stores=5, per_day=20, start=date(2024, 1, 1))
         """
-        # Bulk creation of small objects: cyclic GC passes would dominate the run time.
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            with self._lock:
-                return seed_history(
-                    self._env,
-                    client_id=client_id or self.client_id,
-                    days=days,
-                    stores=stores,
-                    per_day=per_day,
-                    start=start,
-                    seed=seed,
-                    open_rate=open_rate,
-                    partial_rate=partial_rate,
-                    return_rate=return_rate,
-                    release_rate=release_rate,
-                )
-        finally:
-            if was_enabled:
-                gc.enable()
+        with paused_gc(), self._lock:
+            return seed_history(
+                self._env,
+                client_id=client_id or self.client_id,
+                days=days,
+                stores=stores,
+                per_day=per_day,
+                start=start,
+                seed=seed,
+                open_rate=open_rate,
+                partial_rate=partial_rate,
+                return_rate=return_rate,
+                release_rate=release_rate,
+            )
 
     # -- tokens and counters -------------------------------------------------------------
 
@@ -443,27 +440,3 @@ class FlexitiSandbox:
 
 def _switch(value: bool | None, strict: bool) -> bool:
     return strict if value is None else value
-
-
-def serve_forever(
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    *,
-    seed: int | None = 0,
-    sandbox: FlexitiSandbox | None = None,
-    on_ready: Callable[[FlexitiSandbox, str], Any] | None = None,
-) -> FlexitiSandbox:
-    """Run a sandbox on loopback until interrupted (for ``flexiti sandbox serve``).
-
-    Prints nothing: ``on_ready(sandbox, base_url)`` is called once the port is bound, so
-    the caller can show ``sandbox.client_id`` / ``sandbox.client_secret``. Returns the
-    sandbox after shutdown.
-    """
-    box = sandbox or FlexitiSandbox(seed)
-
-    def ready(base_url: str) -> None:
-        if on_ready is not None:
-            on_ready(box, base_url)
-
-    box.serve_forever(host, port, on_ready=ready)
-    return box

@@ -1,32 +1,23 @@
-"""Deterministic world building: merchants, plans, stores, accounts, and bulk history."""
+"""Deterministic world building: merchants, plans, stores and accounts."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date
 from decimal import Decimal
 
 from ._context import Env
-from ._state import (
-    Account,
-    Authorization,
-    Capture,
-    HistoryRecord,
-    Merchant,
-    Plan,
-    Release,
-    Return,
-    Store,
-)
+from ._state import Account, Merchant, Plan, Store
 
 __all__ = [
     "DEFAULT_PLANS",
     "MoneyLike",
-    "add_history",
+    "add_merchant",
+    "add_stores",
     "new_account",
+    "new_credentials",
     "new_store",
-    "seed_history",
     "seed_world",
     "to_money",
 ]
@@ -158,15 +149,55 @@ def new_store(env: Env, external_location_id: str | None = None, name: str | Non
     return Store(location, name or f"Sandbox store {location}")
 
 
-def seed_world(env: Env, client_id: str, client_secret: str) -> None:
+def add_stores(env: Env, count: int) -> None:
+    """Register ``count`` generated stores (none if ``count`` is not positive)."""
+    for _ in range(count):
+        store = new_store(env)
+        env.world.stores[store.external_location_id] = store
+
+
+def new_credentials(
+    rng: random.Random, client_id: str | None = None, client_secret: str | None = None
+) -> tuple[str, str]:
+    """A developer client's id and secret: the given ones, else drawn from ``rng``."""
+    return (
+        client_id or f"sandbox-{rng.getrandbits(32):08x}",
+        client_secret or f"{rng.getrandbits(128):032x}",
+    )
+
+
+def add_merchant(
+    env: Env,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    *,
+    merchant_name: str,
+    merchant_override: bool,
+) -> Merchant:
+    """Register another developer client, numbered after the merchants already there."""
+    client_id, client_secret = new_credentials(env.rng, client_id, client_secret)
+    merchant = Merchant(
+        client_id,
+        client_secret,
+        merchant_id=str(100 + len(env.world.merchants)),
+        merchant_name=merchant_name,
+        merchant_override=merchant_override,
+    )
+    env.world.merchants[merchant.client_id] = merchant
+    return merchant
+
+
+def seed_world(
+    env: Env, client_id: str, client_secret: str, *, merchant_override: bool = False
+) -> None:
     """The default world: one merchant, four plans, three stores, accounts in every status."""
     world = env.world
-    world.merchants[client_id] = Merchant(client_id, client_secret)
+    world.merchants[client_id] = Merchant(
+        client_id, client_secret, merchant_override=merchant_override
+    )
     for plan in DEFAULT_PLANS:
         world.plans[plan.plan_id] = plan
-    for _ in range(3):
-        store = new_store(env)
-        world.stores[store.external_location_id] = store
+    add_stores(env, 3)
     specs: list[dict[str, object]] = [
         {"risk_rating": "M", "province": "ON", "credit_limit": "5000.00"},
         {"risk_rating": "L", "province": "ON", "credit_limit": "15000.00"},
@@ -181,214 +212,3 @@ def seed_world(env: Env, client_id: str, client_secret: str) -> None:
     ]
     for spec in specs:
         world.add_account(new_account(env, **spec))  # type: ignore[arg-type]
-
-
-def _history(
-    env: Env,
-    *,
-    client_id: str,
-    created: datetime,
-    amount: Decimal,
-    account_number: int,
-    reference: str | None,
-    location: str | None,
-    employee: str | None,
-    transaction_type: str,
-    plan_id: int | None,
-    term: int | None,
-    captured: Decimal,
-    capture_at: datetime,
-    returned: Decimal,
-    released: Decimal,
-) -> HistoryRecord:
-    world = env.world
-    auth = Authorization(
-        authorization_id=world.next_id("authorization"),
-        client_id=client_id,
-        account_number=account_number,
-        amount=amount,
-        created=created,
-        transaction_type=transaction_type,
-        plan_id=plan_id,
-        term=term,
-        reference=reference,
-        external_location_id=location,
-        external_employee_id=employee,
-    )
-    world.add_authorization(auth)
-    capture = ret = release = None
-    if captured > 0:
-        capture = Capture(
-            capture_id=world.next_id("capture"),
-            authorization_id=auth.authorization_id,
-            client_id=client_id,
-            account_number=account_number,
-            amount=captured,
-            created=capture_at,
-            reference=reference,
-            external_location_id=location,
-            external_employee_id=employee,
-            returned_amount=returned,
-        )
-        auth.captured_amount = captured
-        auth.returned_amount = returned
-        world.add_capture(capture)
-        if returned > 0:
-            ret = Return(
-                return_id=world.next_id("return"),
-                capture_id=capture.capture_id,
-                authorization_id=auth.authorization_id,
-                amount=returned,
-                created=capture_at,
-                reference=reference,
-            )
-            world.returns.append(ret)
-    if released > 0:
-        release = Release(world.next_id("release"), auth.authorization_id, released, capture_at)
-        auth.released_amount = released
-        world.releases.append(release)
-    return HistoryRecord(auth, capture, ret, release)
-
-
-def add_history(
-    env: Env,
-    *,
-    client_id: str,
-    created: datetime,
-    amount: MoneyLike,
-    account_number: int | None = None,
-    reference: str | None = None,
-    external_location_id: str | None = None,
-    external_employee_id: str | None = None,
-    transaction_type: str = "regular_purchase",
-    plan_id: int | None = None,
-    term: int | None = None,
-    captured: MoneyLike | bool = True,
-    returned: MoneyLike | None = None,
-    released: MoneyLike | bool | None = None,
-    captured_at: datetime | None = None,
-) -> HistoryRecord:
-    """Register one historical authorization (with capture/return/release) at ``created``."""
-    world = env.world
-    total = to_money(amount)
-    if captured is True:
-        capture_amount = total
-    elif captured is False:
-        capture_amount = Decimal("0.00")
-    else:
-        capture_amount = to_money(captured)
-    returned_amount = to_money(returned) if returned is not None else Decimal("0.00")
-    if released is True:
-        release_amount = total - capture_amount
-    elif released is None or released is False:
-        release_amount = Decimal("0.00")
-    else:
-        release_amount = to_money(released)
-    if capture_amount + release_amount > total or returned_amount > capture_amount:
-        raise ValueError("captured + released must not exceed amount; returned <= captured")
-    if account_number is None:
-        account_number = next(a.account_number for a in world.accounts.values() if a.status == "N")
-    elif account_number not in world.accounts:
-        raise ValueError(f"unknown account {account_number}")
-    if external_location_id is not None and external_location_id not in world.stores:
-        raise ValueError(f"unknown store {external_location_id!r}; add_store() it first")
-    when = created if created.tzinfo else created.replace(tzinfo=timezone.utc)
-    return _history(
-        env,
-        client_id=client_id,
-        created=when,
-        amount=total,
-        account_number=account_number,
-        reference=reference,
-        location=external_location_id,
-        employee=external_employee_id,
-        transaction_type=transaction_type,
-        plan_id=plan_id,
-        term=term,
-        captured=capture_amount,
-        capture_at=captured_at or when,
-        returned=returned_amount,
-        released=release_amount,
-    )
-
-
-def seed_history(
-    env: Env,
-    *,
-    client_id: str,
-    days: int,
-    stores: int,
-    per_day: int,
-    start: date | None = None,
-    seed: int | None = None,
-    open_rate: float = 0.05,
-    partial_rate: float = 0.05,
-    return_rate: float = 0.05,
-    release_rate: float = 0.02,
-) -> list[HistoryRecord]:
-    """Create ``days x stores x per_day`` historical authorizations (see FlexitiSandbox)."""
-    world = env.world
-    rng = random.Random(seed if seed is not None else env.rng.getrandbits(32))
-    if days < 0 or stores < 1 or per_day < 0:
-        raise ValueError("days >= 0, stores >= 1, per_day >= 0")
-    for _ in range(max(0, stores - len(world.stores))):
-        store = new_store(env)
-        world.stores[store.external_location_id] = store
-    locations = sorted(world.stores)[:stores]
-    accounts = [a.account_number for a in world.accounts.values() if a.status == "N"]
-    first_day = start or (env.clock.now().date() - timedelta(days=days))
-    zero, cent = Decimal("0.00"), Decimal("0.01")
-    # Bound methods and precomputed strings: this loop may run 100,000 times.
-    rand, pick = rng.random, rng.choice
-    employees = [f"{10000 + 37 * n}-EMP" for n in range(50)]
-    cut_open = open_rate
-    cut_partial = cut_open + partial_rate
-    cut_return = cut_partial + return_rate
-    cut_release = cut_return + release_rate
-    records: list[HistoryRecord] = []
-    append = records.append
-    for offset in range(days):
-        current = first_day + timedelta(days=offset)
-        midnight = datetime.combine(current, time(), timezone.utc)
-        stamp = f"{current:%Y%m%d}"
-        # One day's sales in time order, so ids grow with creation time.
-        slots = sorted(
-            (21600 + int(rand() * 57600), f"ORD-{location}-{stamp}-{index:05d}", location)
-            for location in locations
-            for index in range(per_day)
-        )
-        for second, reference, location in slots:
-            created = midnight + timedelta(seconds=second)
-            capture_at = created + timedelta(seconds=min(int(rand() * 1800), 86399 - second))
-            amount = Decimal(2000 + int(rand() * 198000)).scaleb(-2)
-            roll = rand()
-            captured, returned, released = amount, zero, zero
-            if roll < cut_open:
-                captured = zero
-            elif roll < cut_partial:
-                captured = (amount / 2).quantize(cent)
-                released = amount - captured if rand() < 0.5 else zero
-            elif roll < cut_return:
-                returned = (amount / 4).quantize(cent)
-            elif roll < cut_release:
-                captured, released = zero, amount
-            append(
-                _history(
-                    env,
-                    client_id=client_id,
-                    created=created,
-                    amount=amount,
-                    account_number=pick(accounts),
-                    reference=reference,
-                    location=location,
-                    employee=pick(employees),
-                    transaction_type="regular_purchase",
-                    plan_id=None,
-                    term=None,
-                    captured=captured,
-                    capture_at=capture_at,
-                    returned=returned,
-                    released=released,
-                )
-            )
-    return records

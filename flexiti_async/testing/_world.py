@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import threading
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from ._state import (
@@ -112,3 +113,58 @@ class World:
         self.captures[capture.capture_id] = capture
         self.capture_index.add(capture)
         self.authorizations[capture.authorization_id].capture_ids.append(capture.capture_id)
+
+    def new_capture(
+        self,
+        auth: Authorization,
+        amount: Decimal,
+        created: datetime,
+        *,
+        reference: str | None,
+        location: str | None,
+        employee: str | None,
+    ) -> Capture:
+        """Capture ``amount`` of ``auth`` at ``created``: registered, and counted on ``auth``."""
+        capture = Capture(
+            capture_id=self.next_id("capture"),
+            authorization_id=auth.authorization_id,
+            client_id=auth.client_id,
+            account_number=auth.account_number,
+            amount=amount,
+            created=created,
+            reference=reference,
+            external_location_id=location,
+            external_employee_id=employee,
+        )
+        auth.captured_amount += amount
+        self.add_capture(capture)
+        return capture
+
+    def new_return(
+        self,
+        capture: Capture,
+        auth: Authorization,
+        amount: Decimal,
+        created: datetime,
+        reference: str | None,
+    ) -> Return:
+        """Return ``amount`` of ``capture`` at ``created``: recorded on the capture and ``auth``."""
+        done = Return(
+            return_id=self.next_id("return"),
+            capture_id=capture.capture_id,
+            authorization_id=auth.authorization_id,
+            amount=amount,
+            created=created,
+            reference=reference,
+        )
+        capture.returned_amount += amount
+        auth.returned_amount += amount
+        self.returns.append(done)
+        return done
+
+    def new_release(self, auth: Authorization, amount: Decimal, created: datetime) -> Release:
+        """Release ``amount`` of ``auth`` at ``created``: recorded on ``auth``."""
+        done = Release(self.next_id("release"), auth.authorization_id, amount, created)
+        auth.released_amount += amount
+        self.releases.append(done)
+        return done
