@@ -542,3 +542,23 @@ def _group_of(pid: int) -> int | None:
         return os.getpgid(pid)
     except OSError:
         return None
+
+
+def test_the_progress_bar_of_a_dask_run_counts_shards() -> None:
+    import io
+
+    from rich.console import Console
+
+    from flexiti_async.cli._output import Display
+    from flexiti_async.reconcile import Progress
+
+    screen = io.StringIO()
+    out = Console(file=screen, force_terminal=True, width=120)
+    display = Display(out, Console(file=io.StringIO()), quiet=False, unit="shards")
+    progress = Progress(shards_total=37, shards_done=5, windows_total=74, windows_done=10)
+    with display.running("Reconciling on Dask"):
+        display.update(progress)
+    text = screen.getvalue()
+    assert "5/37" in text
+    assert "shards" in text
+    assert "10/74" not in text

@@ -196,7 +196,7 @@ def reconcile_real(
     if last > as_of:
         raise fail(f"--to ({last}) is after the as-of day ({as_of})")
     out, err = make_consoles()
-    display = Display(out, err, quiet=args.quiet)
+    display = Display(out, err, quiet=args.quiet, unit="shards" if args.dask else "windows")
     display.note(
         f"Read {len(loaded.rows):,} ledger rows from {ledger} "
         f"({loaded.delimiter_name}-separated, {loaded.encoding.upper()})"
@@ -281,7 +281,7 @@ def reconcile_sandbox(*, seed: int, faults: bool, args: Args) -> None:
 
     check_outputs(args.outputs)
     out, err = make_consoles()
-    display = Display(out, err, quiet=args.quiet)
+    display = Display(out, err, quiet=args.quiet, unit="shards" if args.dask else "windows")
     progress = Progress()
     display.note(f"Seeding the sandbox world (seed {seed})" + (", with faults" if faults else ""))
     try:

@@ -78,11 +78,14 @@ class Display:
     """Progress while the run goes: a rich bar on a terminal, plain lines otherwise.
 
     ``update`` is the engine's ``on_progress`` callback: it runs on the event loop after
-    every page, so it only copies counters (rich redraws from its own thread).
+    every page, so it only copies counters (rich redraws from its own thread). The bar
+    counts listings (``unit="windows"``), or whole shards (``"shards"``: a Dask run, whose
+    progress arrives a shard at a time).
     """
 
-    def __init__(self, out: Console, err: Console, *, quiet: bool) -> None:
+    def __init__(self, out: Console, err: Console, *, quiet: bool, unit: str = "windows") -> None:
         self._quiet = quiet
+        self._unit = unit
         self._live = not quiet and out.is_terminal
         self._err = err
         self._bar: Progress | None = None
@@ -95,7 +98,7 @@ class Display:
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn(
-                    "windows · {task.fields[pages]} pages · {task.fields[items]} items · "
+                    unit + " · {task.fields[pages]} pages · {task.fields[items]} items · "
                     "{task.fields[retries]} retries"
                 ),
                 TimeElapsedColumn(),
@@ -116,10 +119,11 @@ class Display:
     def update(self, progress: RunProgress) -> None:
         """Reflect the run's counters (called by the engine)."""
         if self._bar is not None and self._task is not None:
+            shards = self._unit == "shards"
             self._bar.update(
                 self._task,
-                total=progress.windows_total,
-                completed=progress.windows_done,
+                total=progress.shards_total if shards else progress.windows_total,
+                completed=progress.shards_done if shards else progress.windows_done,
                 pages=progress.pages,
                 items=progress.items,
                 retries=progress.retries,
