@@ -282,8 +282,6 @@ class _Classifier:
 
     def compare(self, slot: Slot) -> list[int]:
         """Append the slot's findings; return the ledger lines that matched."""
-        sale_lines = [line for line, _ in slot.sales]
-        return_lines = [line for line, _ in slot.returns]
         if len(slot.sales) > 1 or len(slot.auths) > 1:
             both = len(slot.sales) > 1 and len(slot.auths) > 1
             side = Side.BOTH if both else Side.LEDGER if len(slot.sales) > 1 else Side.FLEXITI
@@ -292,54 +290,74 @@ class _Classifier:
         returns = slot.returns
         ledger_returned = sum((abs(r.amount) for _, r in returns), ZERO) if returns else ZERO
         if not slot.auths:
-            if slot.sales:
-                _, row = slot.sales[0]
-                self.finding(
-                    slot, K.MISSING_IN_FLEXITI, slot.lines(),
-                    ledger_amount=row.amount, ledger_date=row.date,
-                )  # fmt: skip
-            else:  # an orphan return: Flexiti knows no sale under this key
-                self.finding(
-                    slot, K.MISSING_IN_FLEXITI, return_lines, entry=EntryKind.RETURN,
-                    ledger_amount=ledger_returned, ledger_date=slot.returns[0][1].date,
-                )  # fmt: skip
+            self.missing_in_flexiti(slot, ledger_returned)
             return []
         (auth,) = slot.auths
-        own = [c for c in slot.captures if c.authorization_id in (None, auth.authorization_id)]
-        self.out.stats["captures_without_authorization"] += len(slot.captures) - len(own)
-        if own:
-            if len(own) == 1:
-                captured, returned = own[0].amount, own[0].returned
-            else:
-                captured = sum((c.amount for c in own), ZERO)
-                returned = sum((c.returned for c in own), ZERO)
-        else:
-            captured, returned = auth.captured, auth.returned
+        captured, returned = self.captured_and_returned(slot, auth)
         # Nothing captured: an open authorization is a sale pending capture (its amount);
         # a closed one was released, a voided sale (0).
         flexiti_sale = captured if captured > 0 else (auth.amount if auth.is_open else ZERO)
+        matched = self.compare_sale(slot, auth, flexiti_sale)
+        if matched is None:
+            return []
+        return matched + self.compare_returns(slot, ledger_returned, returned)
+
+    def missing_in_flexiti(self, slot: Slot, ledger_returned: Decimal) -> None:
+        """A key Flexiti has no authorization for: a sale, or else an orphan return."""
+        if slot.sales:
+            _, row = slot.sales[0]
+            self.finding(
+                slot, K.MISSING_IN_FLEXITI, slot.lines(),
+                ledger_amount=row.amount, ledger_date=row.date,
+            )  # fmt: skip
+        else:  # an orphan return: Flexiti knows no sale under this key
+            self.finding(
+                slot, K.MISSING_IN_FLEXITI, [line for line, _ in slot.returns],
+                entry=EntryKind.RETURN,
+                ledger_amount=ledger_returned, ledger_date=slot.returns[0][1].date,
+            )  # fmt: skip
+
+    def captured_and_returned(self, slot: Slot, auth: AuthState) -> tuple[Decimal, Decimal]:
+        """Flexiti's captured and returned figures for ``auth``: its listed captures, else
+        the authorization's own totals (captures of another authorization go to the stats)."""
+        own = [c for c in slot.captures if c.authorization_id in (None, auth.authorization_id)]
+        self.out.stats["captures_without_authorization"] += len(slot.captures) - len(own)
+        if not own:
+            return auth.captured, auth.returned
+        if len(own) == 1:
+            return own[0].amount, own[0].returned
+        return sum((c.amount for c in own), ZERO), sum((c.returned for c in own), ZERO)
+
+    def compare_sale(self, slot: Slot, auth: AuthState, flexiti_sale: Decimal) -> list[int] | None:
+        """The ledger sale against Flexiti's figure: the sale lines that matched, or None
+        when the ledger lacks a sale Flexiti has (the key's one finding)."""
         created = self.local(auth.created)
-        matched: list[int] = []
         if not slot.sales:
             if flexiti_sale > 0:
                 self.finding(
-                    slot, K.MISSING_IN_LEDGER, return_lines,
+                    slot, K.MISSING_IN_LEDGER, [line for line, _ in slot.returns],
                     flexiti_amount=flexiti_sale, flexiti_date=created,
                 )  # fmt: skip
-                return []
+                return None
             self.out.stats["voided_authorizations"] += 1
+            return []
+        sale_lines = [line for line, _ in slot.sales]
+        _, row = slot.sales[0]
+        dates = {"ledger_date": row.date, "flexiti_date": created}
+        if row.amount != flexiti_sale:
+            self.finding(
+                slot, K.AMOUNT_MISMATCH, sale_lines,
+                ledger_amount=row.amount, flexiti_amount=flexiti_sale, **dates,
+            )  # fmt: skip
+        elif created is not None and abs(row.date - created) > self.tolerance:
+            self.finding(slot, K.DATE_MISMATCH, sale_lines, ledger_amount=row.amount, **dates)
         else:
-            _, row = slot.sales[0]
-            dates = {"ledger_date": row.date, "flexiti_date": created}
-            if row.amount != flexiti_sale:
-                self.finding(
-                    slot, K.AMOUNT_MISMATCH, sale_lines,
-                    ledger_amount=row.amount, flexiti_amount=flexiti_sale, **dates,
-                )  # fmt: skip
-            elif created is not None and abs(row.date - created) > self.tolerance:
-                self.finding(slot, K.DATE_MISMATCH, sale_lines, ledger_amount=row.amount, **dates)
-            else:
-                matched.extend(sale_lines)
+            return sale_lines
+        return []
+
+    def compare_returns(self, slot: Slot, ledger_returned: Decimal, returned: Decimal) -> list[int]:
+        """The ledger's returns against Flexiti's: the return lines that matched."""
+        return_lines = [line for line, _ in slot.returns]
         kind: DiscrepancyKind | None = None
         if slot.returns and returned == 0:
             kind = K.MISSING_IN_FLEXITI
@@ -348,14 +366,13 @@ class _Classifier:
         elif slot.returns and ledger_returned != returned:
             kind = K.AMOUNT_MISMATCH
         if kind is None:
-            matched.extend(return_lines)
-        else:
-            self.finding(
-                slot, kind, return_lines, entry=EntryKind.RETURN,
-                ledger_amount=ledger_returned if slot.returns else None,
-                flexiti_amount=returned if returned > 0 else None,
-            )  # fmt: skip
-        return matched
+            return return_lines
+        self.finding(
+            slot, kind, return_lines, entry=EntryKind.RETURN,
+            ledger_amount=ledger_returned if slot.returns else None,
+            flexiti_amount=returned if returned > 0 else None,
+        )  # fmt: skip
+        return []
 
 
 def classify(

@@ -9,7 +9,7 @@ from typing import Any
 from ._context import Call, Env
 from ._errors import ApiError, FieldError, InputError, conflict, not_found
 from ._json import Raw
-from ._state import Account, PendingVerification
+from ._state import Account, PendingVerification, Plan
 from ._validate import (
     account_number,
     bad,
@@ -220,38 +220,10 @@ def calculate_interest(env: Env, call: Call) -> dict[str, Any]:
     account = account_from_path(env, call)
     amount = money(call.body, "amount")
     v251 = call.version == "v2.5.1"
-    promotional: list[dict[str, Any]] = []
-    for plan in plans_for(env.world, account):
-        terms: list[dict[str, Any]] = []
-        for term in plan.term_options:
-            if plan.offer_category == "equal_billing":
-                payment = (amount / term).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-            else:
-                payment = amount
-            fees = (
-                [
-                    {
-                        "description": "Admin fee",
-                        "amount": plan.admin_fee,
-                        "type": "admin_total",
-                        "message": "One-time administration fee",
-                    }
-                ]
-                if plan.admin_fee
-                else []
-            )
-            entry: dict[str, Any] = {"term": term, "term_amount": payment}
-            if v251:
-                entry["annual_rates"] = rates_view(plan.rate, call.lang)
-            else:
-                entry["apr"] = Raw(plan.rate)
-            entry["fees"] = fees
-            terms.append(entry)
-        item: dict[str, Any] = {"plan_id": plan.plan_id}
-        if v251:
-            item["plan_name"] = plan.plan_name
-        item["terms"] = terms
-        promotional.append(item)
+    promotional = [
+        _plan_option(plan, amount, v251=v251, lang=call.lang)
+        for plan in plans_for(env.world, account)
+    ]
     bypass = (
         account.status == "N"
         and amount <= REGULAR_BYPASS_MAX_AMOUNT
@@ -276,6 +248,40 @@ def calculate_interest(env: Env, call: Call) -> dict[str, Any]:
         },
         "promotional_purchase": promotional,
     }
+
+
+def _plan_option(plan: Plan, amount: Decimal, *, v251: bool, lang: str) -> dict[str, Any]:
+    """One ``promotional_purchase`` item: the plan's terms for ``amount``."""
+    terms: list[dict[str, Any]] = []
+    for term in plan.term_options:
+        if plan.offer_category == "equal_billing":
+            payment = (amount / term).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        else:
+            payment = amount
+        fees = (
+            [
+                {
+                    "description": "Admin fee",
+                    "amount": plan.admin_fee,
+                    "type": "admin_total",
+                    "message": "One-time administration fee",
+                }
+            ]
+            if plan.admin_fee
+            else []
+        )
+        entry: dict[str, Any] = {"term": term, "term_amount": payment}
+        if v251:
+            entry["annual_rates"] = rates_view(plan.rate, lang)
+        else:
+            entry["apr"] = Raw(plan.rate)
+        entry["fees"] = fees
+        terms.append(entry)
+    item: dict[str, Any] = {"plan_id": plan.plan_id}
+    if v251:
+        item["plan_name"] = plan.plan_name
+    item["terms"] = terms
+    return item
 
 
 def close(env: Env, call: Call) -> dict[str, Any]:
