@@ -4,6 +4,7 @@ codes, and one valid call per resource method."""
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
@@ -81,6 +82,48 @@ def assert_wire(
 def assert_no_io(api: MockAPI) -> None:
     assert api.api_requests == []
     assert api.token_forms == []  # not even a token was fetched
+
+
+async def refused(
+    call: Callable[[FlexitiClient], Any],
+    raises: type[Exception] | tuple[type[Exception], ...] = errors.InvalidRequestError,
+) -> Any:
+    """``call`` raises ``raises`` (an InvalidRequestError) before any I/O; the exception.
+
+    A call returning a coroutine is awaited; a listing must refuse as it is called.
+    """
+
+    async def attempt(flexiti: FlexitiClient) -> None:
+        result = call(flexiti)
+        if inspect.iscoroutine(result):
+            await result
+
+    api = api_with(b"{}")
+    async with api.client() as flexiti:
+        with pytest.raises(raises) as caught:
+            await attempt(flexiti)
+    assert_no_io(api)
+    return caught.value
+
+
+async def sent_once(
+    call: Call,
+    failure: Exception | httpx.Response,
+    raises: type[Exception],
+    *,
+    body: bytes | Any = b"{}",
+) -> tuple[Any, httpx.Request]:
+    """The one request fails with ``failure``; ``call`` raises ``raises`` without a resend.
+
+    Returns the exception and the request (for a call that may have taken effect).
+    """
+    api = api_with(body)
+    api.script = [failure]
+    async with api.client() as flexiti:
+        with pytest.raises(raises) as caught:
+            await call(flexiti)
+    assert len(api.api_requests) == 1
+    return caught.value, api.api_requests[0]
 
 
 async def call_and_catch(api: MockAPI, call: Call) -> BaseException:

@@ -15,11 +15,12 @@ from tests._resources import (
     GLOBAL_ERRORS,
     SKU,
     api_with,
-    assert_no_io,
     assert_wire,
     check_error,
     fixture_bytes,
     only_request,
+    refused,
+    sent_once,
 )
 
 pytestmark = pytest.mark.anyio
@@ -64,12 +65,12 @@ async def test_verify_security_question_returns_the_pin() -> None:
 
 
 async def test_verify_is_never_resent_blindly() -> None:
-    api = api_with(fixture_bytes("verify_sms.json"))
-    api.script = [httpx.ReadTimeout("no answer")]
-    async with api.client() as flexiti:
-        with pytest.raises(errors.OutcomeUnknownError):
-            await flexiti.accounts.verify(1, request_id="r")
-    assert len(api.api_requests) == 1
+    await sent_once(
+        lambda f: f.accounts.verify(1, request_id="r"),
+        httpx.ReadTimeout("no answer"),
+        errors.OutcomeUnknownError,
+        body=fixture_bytes("verify_sms.json"),
+    )
 
 
 @pytest.mark.parametrize(
@@ -99,12 +100,8 @@ async def test_verify_is_never_resent_blindly() -> None:
     ],
 )
 async def test_verify_validation_sends_nothing(kwargs: dict[str, Any]) -> None:
-    api = api_with(b"{}")
-    async with api.client() as flexiti:
-        with pytest.raises(errors.InvalidRequestError) as caught:
-            await flexiti.accounts.verify(100000001, **kwargs)
-    assert "blue" not in str(caught.value)
-    assert_no_io(api)
+    exc = await refused(lambda f: f.accounts.verify(100000001, **kwargs))
+    assert "blue" not in str(exc)
 
 
 VERIFY_ERRORS = [
@@ -181,11 +178,7 @@ async def test_calculate_interest_call_lang_overrides_client_and_is_retried() ->
     ],
 )
 async def test_calculate_interest_amount_validation(amount: Any) -> None:
-    api = api_with(b"{}")
-    async with api.client() as flexiti:
-        with pytest.raises(errors.InvalidRequestError):
-            await flexiti.accounts.calculate_interest(1, amount=amount)
-    assert_no_io(api)
+    await refused(lambda f: f.accounts.calculate_interest(1, amount=amount))
 
 
 async def test_calculate_interest_accepts_the_largest_number_18_2() -> None:
@@ -218,21 +211,16 @@ async def test_close_wire_and_empty_answer() -> None:
 
 
 async def test_close_is_never_resent_blindly() -> None:
-    api = api_with(b"{}")
-    api.script = [httpx.Response(503)]
-    async with api.client() as flexiti:
-        with pytest.raises(errors.ServerError):
-            await flexiti.accounts.close(1)
-    assert len(api.api_requests) == 1
+    await sent_once(
+        lambda f: f.accounts.close(1),
+        httpx.Response(503),
+        errors.ServerError,
+    )
 
 
 @pytest.mark.parametrize("number", [0, -1, "", "1/2", "../x", 10**14, 1.0, None])
 async def test_close_validation(number: Any) -> None:
-    api = api_with(b"{}")
-    async with api.client() as flexiti:
-        with pytest.raises(errors.InvalidRequestError):
-            await flexiti.accounts.close(number)
-    assert_no_io(api)
+    await refused(lambda f: f.accounts.close(number))
 
 
 CLOSE_ERRORS = [(404, "not_found", errors.NotFoundError), *GLOBAL_ERRORS]
@@ -273,14 +261,13 @@ async def test_refund_wire_full_body() -> None:
 
 
 async def test_refund_minimal_body_and_no_blind_resend() -> None:
-    api = api_with(b"{}")
-    api.script = [httpx.RemoteProtocolError("dropped")]
-    async with api.client() as flexiti:
-        with pytest.raises(errors.OutcomeUnknownError) as caught:
-            await flexiti.accounts.refund(1, amount=Decimal("5.5"))
-    assert caught.value.reference_id == api.api_requests[0].headers["x-reference-id"]
-    assert len(api.api_requests) == 1
-    assert api.api_requests[0].content == b'{"amount":5.50}'
+    exc, request = await sent_once(
+        lambda f: f.accounts.refund(1, amount=Decimal("5.5")),
+        httpx.RemoteProtocolError("dropped"),
+        errors.OutcomeUnknownError,
+    )
+    assert exc.reference_id == request.headers["x-reference-id"]
+    assert request.content == b'{"amount":5.50}'
 
 
 @pytest.mark.parametrize(
@@ -301,12 +288,8 @@ async def test_refund_minimal_body_and_no_blind_resend() -> None:
     ],
 )
 async def test_refund_validation_sends_nothing(kwargs: dict[str, Any]) -> None:
-    api = api_with(b"{}")
-    async with api.client() as flexiti:
-        with pytest.raises(errors.InvalidRequestError) as caught:
-            await flexiti.accounts.refund(1, **kwargs)
-    assert "4111" not in str(caught.value)
-    assert_no_io(api)
+    exc = await refused(lambda f: f.accounts.refund(1, **kwargs))
+    assert "4111" not in str(exc)
 
 
 REFUND_ERRORS = [

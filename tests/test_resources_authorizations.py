@@ -24,11 +24,12 @@ from tests._resources import (
     PROMO,
     SKU,
     api_with,
-    assert_no_io,
     assert_wire,
     check_error,
     fixture_bytes,
     only_request,
+    refused,
+    sent_once,
 )
 
 pytestmark = pytest.mark.anyio
@@ -104,15 +105,15 @@ async def test_create_pin_with_leading_zero_is_sent_as_a_string() -> None:
 
 
 async def test_create_is_never_resent_blindly() -> None:
-    api = api_with(fixture_bytes("authorization.json"))
-    api.script = [httpx.ReadTimeout("no answer")]
-    async with api.client() as flexiti:
-        with pytest.raises(errors.OutcomeUnknownError) as caught:
-            await flexiti.authorizations.create(
-                account_number=1, amount=Decimal("1"), financing_option=REGULAR
-            )
-    assert len(api.api_requests) == 1
-    assert caught.value.path == "authorization"
+    exc, _ = await sent_once(
+        lambda f: f.authorizations.create(
+            account_number=1, amount=Decimal("1"), financing_option=REGULAR
+        ),
+        httpx.ReadTimeout("no answer"),
+        errors.OutcomeUnknownError,
+        body=fixture_bytes("authorization.json"),
+    )
+    assert exc.path == "authorization"
 
 
 @pytest.mark.parametrize(
@@ -162,14 +163,10 @@ async def test_create_validation_sends_nothing(change: dict[str, Any], field: st
         "financing_option": REGULAR,
         **change,
     }
-    api = api_with(b"{}")
-    async with api.client() as flexiti:
-        with pytest.raises(errors.InvalidRequestError) as caught:
-            await flexiti.authorizations.create(**kwargs)
+    exc = await refused(lambda f: f.authorizations.create(**kwargs))
     if field is not None:
-        assert caught.value.field == field
-    assert "1234" not in str(caught.value)
-    assert_no_io(api)
+        assert exc.field == field
+    assert "1234" not in str(exc)
 
 
 CREATE_ERRORS = [
@@ -218,11 +215,7 @@ async def test_retrieve_wire_and_captures() -> None:
 
 @pytest.mark.parametrize("value", [0, -3, "12/34", "..", "1e3", True, None, 10**18])
 async def test_retrieve_validation(value: Any) -> None:
-    api = api_with(b"{}")
-    async with api.client() as flexiti:
-        with pytest.raises(errors.InvalidRequestError):
-            await flexiti.authorizations.retrieve(value)
-    assert_no_io(api)
+    await refused(lambda f: f.authorizations.retrieve(value))
 
 
 RETRIEVE_ERRORS = [(404, "not_found", errors.NotFoundError), *GLOBAL_ERRORS]
@@ -351,11 +344,7 @@ async def test_list_item_that_does_not_fit_raises_response_validation_error() ->
     ],
 )
 async def test_list_validation_happens_at_call_time(kwargs: dict[str, Any]) -> None:
-    api = api_with([])
-    async with api.client() as flexiti:
-        with pytest.raises(errors.InvalidRequestError):
-            flexiti.authorizations.list(**kwargs)
-    assert_no_io(api)
+    await refused(lambda f: f.authorizations.list(**kwargs))
 
 
 LIST_ERRORS = GLOBAL_ERRORS
@@ -418,12 +407,12 @@ async def test_capture_fills_authorization_id_when_missing() -> None:
 
 
 async def test_capture_is_never_resent_blindly() -> None:
-    api = api_with(fixture_bytes("capture.json"))
-    api.script = [httpx.Response(502)]
-    async with api.client() as flexiti:
-        with pytest.raises(errors.ServerError):
-            await flexiti.authorizations.capture(1, amount=Decimal("5"))
-    assert len(api.api_requests) == 1
+    await sent_once(
+        lambda f: f.authorizations.capture(1, amount=Decimal("5")),
+        httpx.Response(502),
+        errors.ServerError,
+        body=fixture_bytes("capture.json"),
+    )
 
 
 @pytest.mark.parametrize(
@@ -440,11 +429,9 @@ async def test_capture_is_never_resent_blindly() -> None:
     ],
 )
 async def test_capture_validation_sends_nothing(kwargs: dict[str, Any]) -> None:
-    api = api_with(b"{}")
-    async with api.client() as flexiti:
-        with pytest.raises((errors.InvalidRequestError, TypeError)):
-            await flexiti.authorizations.capture(1, **kwargs)
-    assert_no_io(api)
+    await refused(
+        lambda f: f.authorizations.capture(1, **kwargs), (errors.InvalidRequestError, TypeError)
+    )
 
 
 CAPTURE_ERRORS = [
@@ -499,12 +486,11 @@ async def test_release_empty_answer_still_names_the_authorization() -> None:
 
 
 async def test_release_is_never_resent_blindly() -> None:
-    api = api_with(b"{}")
-    api.script = [httpx.ReadError("reset")]
-    async with api.client() as flexiti:
-        with pytest.raises(errors.OutcomeUnknownError):
-            await flexiti.authorizations.release(1)
-    assert len(api.api_requests) == 1
+    await sent_once(
+        lambda f: f.authorizations.release(1),
+        httpx.ReadError("reset"),
+        errors.OutcomeUnknownError,
+    )
 
 
 @pytest.mark.parametrize(
@@ -517,11 +503,7 @@ async def test_release_is_never_resent_blindly() -> None:
     ],
 )
 async def test_release_validation_sends_nothing(kwargs: dict[str, Any]) -> None:
-    api = api_with(b"{}")
-    async with api.client() as flexiti:
-        with pytest.raises(errors.InvalidRequestError):
-            await flexiti.authorizations.release(1, **kwargs)
-    assert_no_io(api)
+    await refused(lambda f: f.authorizations.release(1, **kwargs))
 
 
 RELEASE_ERRORS = CAPTURE_ERRORS
@@ -568,12 +550,12 @@ async def test_return_full_sends_full_return_and_no_amount() -> None:
 
 
 async def test_return_is_never_resent_blindly() -> None:
-    api = api_with(fixture_bytes("return.json"))
-    api.script = [httpx.WriteTimeout("half sent")]
-    async with api.client() as flexiti:
-        with pytest.raises(errors.OutcomeUnknownError):
-            await flexiti.authorizations.return_capture(1, 2, amount=Decimal("1"))
-    assert len(api.api_requests) == 1
+    await sent_once(
+        lambda f: f.authorizations.return_capture(1, 2, amount=Decimal("1")),
+        httpx.WriteTimeout("half sent"),
+        errors.OutcomeUnknownError,
+        body=fixture_bytes("return.json"),
+    )
 
 
 @pytest.mark.parametrize(
@@ -592,12 +574,8 @@ async def test_return_is_never_resent_blindly() -> None:
 async def test_return_validation_sends_nothing(
     args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> None:
-    api = api_with(b"{}")
-    async with api.client() as flexiti:
-        with pytest.raises(errors.InvalidRequestError) as caught:
-            await flexiti.authorizations.return_capture(*args, **kwargs)
-    assert "1234" not in str(caught.value)
-    assert_no_io(api)
+    exc = await refused(lambda f: f.authorizations.return_capture(*args, **kwargs))
+    assert "1234" not in str(exc)
 
 
 RETURN_ERRORS = [
