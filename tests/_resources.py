@@ -51,6 +51,13 @@ def api_with(body: bytes | Any, status: int = 200) -> MockAPI:
     return api
 
 
+def paged_api(pages: Mapping[int, Any]) -> MockAPI:
+    """A MockAPI answering each listing call with ``pages[page_number]`` (JSON-able)."""
+    api = MockAPI()
+    api.default = lambda r: httpx.Response(200, json=pages[int(r.url.params["page_number"])])
+    return api
+
+
 def only_request(api: MockAPI) -> httpx.Request:
     (request,) = api.api_requests
     return request

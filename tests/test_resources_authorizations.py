@@ -28,6 +28,7 @@ from tests._resources import (
     check_error,
     fixture_bytes,
     only_request,
+    paged_api,
     refused,
     sent_once,
 )
@@ -245,8 +246,7 @@ async def test_list_wire_filters_and_pages() -> None:
         1: {"authorizations": [_auth(1), _auth(2)], "total_count": 3},
         2: {"authorizations": [_auth(3)], "total_count": 3},
     }
-    api = MockAPI()
-    api.default = lambda r: httpx.Response(200, json=pages[int(r.url.params["page_number"])])
+    api = paged_api(pages)
     async with api.client(lang="fr") as flexiti:
         paginator = flexiti.authorizations.list(
             account_number="100000001",

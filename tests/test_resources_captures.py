@@ -11,7 +11,6 @@ import httpx
 import pytest
 
 from flexiti_async.models import Capture
-from tests._mock_api import MockAPI
 from tests._resources import (
     GLOBAL_ERRORS,
     api_with,
@@ -19,6 +18,7 @@ from tests._resources import (
     check_error,
     fixture_bytes,
     only_request,
+    paged_api,
     refused,
 )
 
@@ -34,8 +34,7 @@ async def test_captures_list_wire_and_paging() -> None:
         1: {"captures": [_capture(1), _capture(2)], "total_pages": 2},
         2: {"captures": [_capture(3)], "total_pages": 2},
     }
-    api = MockAPI()
-    api.default = lambda r: httpx.Response(200, json=pages[int(r.url.params["page_number"])])
+    api = paged_api(pages)
     async with api.client() as flexiti:
         captures = [
             c
