@@ -37,6 +37,8 @@ from flexiti_async.reconcile._dask import ClientFactory, local_cluster, reconcil
 
 CONCURRENCY = 16
 PAGE_SIZE = 500
+#: Shards a worker lists at once (--shards-per-worker).
+SHARDS_PER_WORKER = [1]
 
 
 def _serve(stores: int, days: int, per_day: int, folder: str) -> None:
@@ -103,7 +105,7 @@ async def _on_cluster(
     workers: int, factory: ClientFactory, rows: list[Any], span: dict[str, Any], server: Any
 ) -> dict[str, Any]:
     started = time.perf_counter()
-    async with local_cluster(workers) as dask_client:
+    async with local_cluster(workers, shards_per_worker=SHARDS_PER_WORKER[0]) as dask_client:
         startup = time.perf_counter() - started
         before = (time.process_time(), _children_cpu(server), _cpu(server))
         started = time.perf_counter()
@@ -181,12 +183,14 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--per-day", type=int, default=167)
     parser.add_argument("--rounds", type=int, default=3, help="runs per worker count")
+    parser.add_argument("--shards-per-worker", type=int, default=1)
     parser.add_argument("--serve", metavar="FOLDER", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         _serve(args.stores, args.days, args.per_day, args.serve)
         return
     counts = [int(n) for n in args.workers.split(",") if n.strip()]
+    SHARDS_PER_WORKER[0] = args.shards_per_worker
     folder = tempfile.mkdtemp(prefix="bench-reconcile-dask-")
     command = [sys.executable, "-m", "benchmarks.bench_reconcile_dask", "--stores",
                str(args.stores), "--days", str(args.days), "--per-day", str(args.per_day),

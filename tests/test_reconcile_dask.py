@@ -153,14 +153,23 @@ async def test_workers_option_starts_and_closes_its_own_cluster(dask: SimpleName
     world = build_world(seed=2024)
     before = cluster_processes()
     seen: list[Any] = []
+    threads: list[int] = []
+
+    def on_session(session: Any) -> None:
+        seen.append(session)
+        specs = session.dask_client.cluster.worker_spec.values()
+        threads.extend(spec["options"]["nthreads"] for spec in specs)
+
     async with world.sandbox.serve() as base_url:
         report = await dask.reconcile_on_dask(
             factory_for(dask, world.sandbox, base_url),
             world.ledger,
             workers=2,
-            on_session=seen.append,
+            shards_per_worker=2,
+            on_session=on_session,
             **span(world),
         )
+    assert threads == [2, 2]  # two workers, each listing two shards at once
     assert report.keys() == world.planted
     assert not report.partial
     assert grants(world.sandbox) == 1  # two workers, one token through the file store

@@ -215,6 +215,7 @@ async def dask_session(
     workers: int | None = None,
     scheduler: str | None = None,
     dask_client: Client | None = None,
+    shards_per_worker: int = 1,
 ) -> AsyncIterator[DaskSession]:
     """Connect to Dask and open one Flexiti client per worker, for the block's duration.
 
@@ -222,6 +223,7 @@ async def dask_session(
     with 1), ``scheduler`` (an existing cluster's address, ``tcp://host:8786``), or
     ``dask_client`` (an asynchronous Dask client you manage). A cluster started here is
     closed on exit; the per-worker clients are closed on exit in every case.
+    ``shards_per_worker`` (local cluster only) is how many shards a worker lists at once.
 
     ``client_factory`` builds each worker's client (see `ClientFactory`). On a local
     cluster, a `ClientFactory` without a token store gets a `FileTokenStore` in a private
@@ -229,7 +231,7 @@ async def dask_session(
     """
     check_asyncio()
     client: Any
-    async with connect(dask_client, workers, scheduler) as client:
+    async with connect(dask_client, workers, scheduler, shards_per_worker) as client:
         local = isinstance(getattr(client, "cluster", None), LocalCluster)
         folder = None
         if local and isinstance(client_factory, ClientFactory) and not client_factory.token_store:
@@ -270,6 +272,7 @@ async def reconcile_on_dask(
     workers: int | None = None,
     scheduler: str | None = None,
     dask_client: Client | None = None,
+    shards_per_worker: int = 1,
     stale_days: int = 7,
     window_days: int = 1,
     page_size: int = 100,
@@ -287,7 +290,8 @@ async def reconcile_on_dask(
     ``client_factory`` is a picklable zero-argument callable that each worker calls to get
     its client (a `ClientFactory`; credentials may be read on the workers). The ledger is
     read and merged here, in the driver. Give ``workers`` (a `LocalCluster` of that many
-    processes; default 1), ``scheduler`` (``tcp://host:8786``) or ``dask_client``.
+    processes, default 1, each listing ``shards_per_worker`` shards at once), ``scheduler``
+    (``tcp://host:8786``) or ``dask_client``.
     ``on_session`` is called once the workers are ready (e.g. to show the dashboard link).
     Other arguments: see `reconcile` and `DaskSession.run_shards`. Runs under asyncio.
 
@@ -304,7 +308,11 @@ async def reconcile_on_dask(
     rows = read_ledger(ledger) if isinstance(ledger, (str, os.PathLike)) else list(ledger)
     check_ledger_dates(rows, as_of=today)
     async with dask_session(
-        client_factory, workers=workers, scheduler=scheduler, dask_client=dask_client
+        client_factory,
+        workers=workers,
+        scheduler=scheduler,
+        dask_client=dask_client,
+        shards_per_worker=shards_per_worker,
     ) as session:
         if on_session is not None:
             on_session(session)

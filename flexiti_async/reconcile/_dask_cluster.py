@@ -24,20 +24,25 @@ _dd: Any = distributed
 
 
 @asynccontextmanager
-async def local_cluster(workers: int) -> AsyncIterator[Client]:
-    """A `LocalCluster` of ``workers`` single-threaded worker processes on 127.0.0.1, and
-    an asynchronous Dask `Client` on it; both closed on exit.
+async def local_cluster(workers: int, *, shards_per_worker: int = 1) -> AsyncIterator[Client]:
+    """A `LocalCluster` of ``workers`` worker processes on 127.0.0.1, and an asynchronous
+    Dask `Client` on it; both closed on exit.
+
+    ``shards_per_worker`` is each worker's number of Dask threads: shard tasks are
+    ``async def`` functions that run on the worker's event loop, so it only sets how many
+    shards a worker lists at once (the default, 1, leaves the CPU to decoding).
 
     The dashboard listens on a free loopback port (``client.dashboard_link``). Workers are
     spawned processes: a script that calls this must guard its entry point with
     ``if __name__ == "__main__":``.
     """
     check_int("workers", workers)
+    check_int("shards_per_worker", shards_per_worker)
     with _sigint_ignored():
         cluster = await _dd.LocalCluster(
             n_workers=workers,
             processes=True,
-            threads_per_worker=1,
+            threads_per_worker=shards_per_worker,
             host="127.0.0.1",
             dashboard_address="127.0.0.1:0",
             asynchronous=True,
@@ -84,9 +89,13 @@ def check_asyncio() -> None:
 
 @asynccontextmanager
 async def connect(
-    dask_client: Client | None, workers: int | None, scheduler: str | None
+    dask_client: Client | None,
+    workers: int | None,
+    scheduler: str | None,
+    shards_per_worker: int = 1,
 ) -> AsyncIterator[Client]:
-    """The Dask client to use: the one given, one on ``scheduler``, or a new local cluster."""
+    """The Dask client to use: the one given, one on ``scheduler``, or a new local cluster
+    (of ``workers`` processes, default 1, running ``shards_per_worker`` shards each)."""
     given = [name for name, value in (("dask_client", dask_client), ("workers", workers),
                                       ("scheduler", scheduler)) if value is not None]  # fmt: skip
     if len(given) > 1:
@@ -99,5 +108,6 @@ async def connect(
         async with _closing(await _dd.Client(scheduler, asynchronous=True)) as client:
             yield client
     else:
-        async with local_cluster(workers if workers is not None else 1) as client:
+        count = workers if workers is not None else 1
+        async with local_cluster(count, shards_per_worker=shards_per_worker) as client:
             yield client
