@@ -135,8 +135,10 @@ class FlexitiSandbox:
             check_context_hash=_switch(check_context_hash, strict),
         )
         self._env = Env(World(), self.clock, rng, self.options, self.ledger, self.stats)
+        client_id, client_secret = new_credentials(rng, client_id, client_secret)
         #: The default client's id and secret (the secret is never shown in a repr).
-        self.client_id, self.client_secret = new_credentials(rng, client_id, client_secret)
+        self.client_id = client_id
+        self.client_secret = client_secret
         with self._lock:
             seed_world(
                 self._env, self.client_id, self.client_secret, merchant_override=merchant_override
