@@ -2,6 +2,7 @@
 
     python -m benchmarks.bench_reconcile            # 20 stores x 30 days x 167 a day
     python -m benchmarks.bench_reconcile --per-day 20   # a quick run
+    python -m benchmarks.bench_reconcile --workers 1,2  # on Dask: bench_reconcile_dask
 
 The sandbox runs in a child process (so the client's memory and CPU are measured alone):
 it seeds the history, writes the matching ledger, and serves on 127.0.0.1. The parent
@@ -124,10 +125,17 @@ def main() -> None:
     parser.add_argument("--stores", type=int, default=20)
     parser.add_argument("--per-day", type=int, default=167)
     parser.add_argument("--serve", metavar="LEDGER", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--workers", metavar="N,M", help="run on Dask LocalClusters of N, M workers instead"
+    )
     args = parser.parse_args()
     if args.serve:
         _serve(args.stores, args.per_day, args.serve)
         return
+    if args.workers:  # the Dask variant has its own module (sandbox world, CPU by process)
+        command = [sys.executable, "-m", "benchmarks.bench_reconcile_dask"]
+        command += ["--workers", args.workers, "--stores", str(args.stores)]
+        os.execv(sys.executable, [*command, "--per-day", str(args.per_day)])
 
     folder = tempfile.mkdtemp(prefix="bench-reconcile-")
     ledger_path = os.path.join(folder, "ledger.csv")
