@@ -571,3 +571,21 @@ def test_the_progress_bar_of_a_dask_run_counts_shards() -> None:
     assert "5/37" in text
     assert "shards" in text
     assert "10/74" not in text
+
+
+def failing_factory() -> Any:
+    raise ValueError("no client for you")
+
+
+async def test_workers_that_cannot_build_a_client_stop_the_run_with_a_clear_error(
+    dask: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FLEXITI_CLIENT_ID", raising=False)  # the workers inherit this
+    monkeypatch.delenv("FLEXITI_CLIENT_SECRET", raising=False)
+    monkeypatch.delenv("FLEXITI_TOKEN_STORE", raising=False)
+    kw = {"start": date(2024, 1, 1), "end": date(2024, 1, 1), "as_of": date(2024, 1, 1)}
+    async with dask.local_cluster(1) as dask_client:
+        with pytest.raises(InvalidRequestError, match="FLEXITI_CLIENT_ID"):
+            await dask.reconcile_on_dask(dask.ClientFactory(), [], dask_client=dask_client, **kw)
+        with pytest.raises(dask.WorkerSetupError, match="ValueError: no client for you"):
+            await dask.reconcile_on_dask(failing_factory, [], dask_client=dask_client, **kw)

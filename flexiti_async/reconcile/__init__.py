@@ -114,14 +114,15 @@ if TYPE_CHECKING:
     from ._dask import ClientFactory as ClientFactory
     from ._dask import DaskSession as DaskSession
     from ._dask import ShardFailedError as ShardFailedError
+    from ._dask import WorkerSetupError as WorkerSetupError
     from ._dask import dask_session as dask_session
     from ._dask import local_cluster as local_cluster
     from ._dask import reconcile_on_dask as reconcile_on_dask
 
 #: The Dask adapter's names (extra ``dask``), imported from ``_dask`` on first use.
 _DASK_NAMES = frozenset(
-    ("ClientFactory", "DaskSession", "ShardFailedError", "dask_session", "local_cluster",
-     "reconcile_on_dask")
+    ("ClientFactory", "DaskSession", "ShardFailedError", "WorkerSetupError", "dask_session",
+     "local_cluster", "reconcile_on_dask")
 )  # fmt: skip
 
 

@@ -56,6 +56,7 @@ __all__ = [
     "DaskSession",
     "FlexitiWorkerPlugin",
     "ShardFailedError",
+    "WorkerSetupError",
     "dask_session",
     "local_cluster",
     "reconcile_on_dask",
@@ -77,6 +78,23 @@ class ShardFailedError(FlexitiError):
         self.attempts = attempts
         self.error_type = error_type
         self.error = error
+
+
+class WorkerSetupError(FlexitiError):
+    """The Dask workers could not build their Flexiti client (e.g. flexiti-async is not
+    installed there, or the client factory failed); the run did not start."""
+
+
+async def _register(client: Any, plugin: FlexitiWorkerPlugin) -> None:
+    try:
+        await client.register_plugin(plugin, name=plugin.name)
+    except FlexitiError:
+        raise  # e.g. no credentials in a worker's environment: already says what to do
+    except Exception as exc:
+        raise WorkerSetupError(
+            f"the Dask workers could not set up their Flexiti client: {type(exc).__name__}: "
+            f"{exc} (is flexiti-async[dask] installed on every worker?)"
+        ) from exc
 
 
 @attrs.define(kw_only=True, eq=False)
@@ -241,7 +259,7 @@ async def dask_session(
             )
         name = f"flexiti-reconcile-{uuid.uuid4().hex[:12]}"
         try:
-            await client.register_plugin(FlexitiWorkerPlugin(client_factory, name), name=name)
+            await _register(client, FlexitiWorkerPlugin(client_factory, name))
             workers = len(await client.nthreads())
             try:
                 yield DaskSession(dask_client=client, plugin=name, local=local, workers=workers)
