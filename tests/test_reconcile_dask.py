@@ -589,3 +589,39 @@ async def test_workers_that_cannot_build_a_client_stop_the_run_with_a_clear_erro
             await dask.reconcile_on_dask(dask.ClientFactory(), [], dask_client=dask_client, **kw)
         with pytest.raises(dask.WorkerSetupError, match="ValueError: no client for you"):
             await dask.reconcile_on_dask(failing_factory, [], dask_client=dask_client, **kw)
+
+
+def test_cli_scheduler_runs_on_an_existing_cluster_with_a_redis_token_store(
+    dask: SimpleNamespace,
+    tmp_path: Path,
+    redis_server: Any,  # noqa: F811 - the fixture imported above
+) -> None:
+    """``--scheduler`` ships this environment's credentials and FLEXITI_BASE_URL to the
+    workers, which share one token through ``--token-store``."""
+    from distributed import LocalCluster
+
+    from flexiti_async.reconcile import ledger_csv
+    from tests._services import sandbox_in_thread
+
+    world = build_world(seed=11, stores=4, days=12, per_day=5)
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text(ledger_csv(world.ledger), encoding="utf-8")
+    out = tmp_path / "report.json"
+    cluster_options = {"n_workers": 2, "threads_per_worker": 1, "host": "127.0.0.1"}
+    with (
+        sandbox_in_thread(world.sandbox) as base_url,
+        LocalCluster(**cluster_options, dashboard_address="127.0.0.1:0") as cluster,
+    ):
+        env = {
+            "FLEXITI_CLIENT_ID": world.sandbox.client_id,
+            "FLEXITI_CLIENT_SECRET": world.sandbox.client_secret,
+            "FLEXITI_BASE_URL": base_url,
+        }
+        args = ["reconcile", "--ledger", str(ledger), "--from", str(world.start)]
+        args += ["--to", str(world.end), "--as-of", str(world.as_of), "--out", str(out)]
+        args += ["--scheduler", cluster.scheduler_address, "--token-store", redis_server.url]
+        result = invoke(args, env)
+    assert result.exit_code == 1, result.output  # discrepancies found
+    assert "Dask: 2 cluster workers" in result.output
+    assert keys_of_json(out) == world.planted
+    assert grants(world.sandbox) == 1

@@ -107,11 +107,16 @@ async def run_real_on_dask(
     from ..reconcile._dask import ClientFactory
 
     extra = {"environment": environment, "base_url": base_url}
-    client_options = _client_options(options, **{k: v for k, v in extra.items() if v})
     if dask.scheduler is None:
-        # Local worker processes inherit this environment: the secret stays out of Dask.
+        # Local worker processes inherit this environment (FLEXITI_*): the secret stays out
+        # of Dask, and each worker's FlexitiClient.from_env reads it as a single run would.
+        client_options = _client_options(options, **{k: v for k, v in extra.items() if v})
         factory = ClientFactory(token_store=dask.token_store, options=client_options)
     else:
+        # Remote workers have their own environment: send what this one says.
+        extra["environment"] = environment or os.environ.get("FLEXITI_ENVIRONMENT")
+        extra["base_url"] = base_url or os.environ.get("FLEXITI_BASE_URL")
+        client_options = _client_options(options, **{k: v for k, v in extra.items() if v})
         factory = ClientFactory(
             client_id=os.environ["FLEXITI_CLIENT_ID"],
             client_secret=os.environ["FLEXITI_CLIENT_SECRET"],
