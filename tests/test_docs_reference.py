@@ -66,6 +66,10 @@ def public_names() -> list[tuple[str, str]]:
         exported = getattr(module, "__all__", None)
         assert exported, f"{module_name} has no __all__: say what is public"
         names.extend((module_name, name) for name in exported)
+    # The Dask adapter's names are public but imported on first use (extra ``dask``), so
+    # they are not in ``__all__``; the module lists them for its ``__getattr__``.
+    lazy = importlib.import_module("flexiti_async.reconcile")._DASK_NAMES
+    names.extend(("flexiti_async.reconcile", name) for name in sorted(lazy))
     return names
 
 
