@@ -57,6 +57,60 @@ def _phone(value: Any) -> str:
     return digits
 
 
+def _purchase_identification(
+    account_number: int | str | None,
+    vcc_number: str | None,
+    personal_information: PersonalInformation | None,
+    applying: dict[str, Any],
+) -> dict[str, Any]:
+    """``customer_identification`` of a purchase: exactly one way to name the shopper."""
+    extra = [name for name, value in applying.items() if value is not None]
+    if extra:
+        raise InvalidRequestError(f"{extra[0]} is only sent with flow='apply'", field=extra[0])
+    chosen = [
+        name
+        for name, value in (
+            ("account_number", account_number),
+            ("vcc_number", vcc_number),
+            ("personal_information", personal_information),
+        )
+        if value is not None
+    ]
+    if len(chosen) != 1:
+        raise InvalidRequestError(
+            "flow='purchase' needs exactly one of account_number, vcc_number, "
+            f"personal_information (got {len(chosen)})",
+            field="account_number",
+        )
+    if account_number is not None:
+        return {"account_number": check_account_number(account_number)}
+    if vcc_number is not None:
+        return {"vcc_number": check_vcc_number(vcc_number)}
+    return {"personal_information": _personal(personal_information)}
+
+
+def _application(applying: dict[str, Any]) -> dict[str, Any]:
+    """The applicant's details an ``apply`` session needs, checked (``address_2`` optional)."""
+    if applying["tos_agreement"] is not True:
+        raise InvalidRequestError(
+            "flow='apply' needs tos_agreement=True (the applicant accepted the terms)",
+            field="tos_agreement",
+        )
+    for name, value in applying.items():
+        if value is None and name != "address_2":
+            raise InvalidRequestError(f"flow='apply' needs {name}", field=name)
+    return {
+        "tos_agreement": True,
+        "email": check_text(applying["email"], "email", max_length=100, required=True),
+        "phone_number": _phone(applying["phone_number"]),
+        "address_1": check_text(applying["address_1"], "address_1", max_length=250, required=True),
+        "address_2": check_text(applying["address_2"], "address_2", max_length=100),
+        "city": check_text(applying["city"], "city", max_length=100, required=True),
+        "province": check_choice(applying["province"], "province", _PROVINCES),
+        "account_type": check_choice(applying["account_type"], "account_type", _ACCOUNT_TYPES),
+    }
+
+
 class Widget(Resource):
     """``flexiti.widget``: the online channel's hosted widget (customer scope)."""
 
@@ -105,45 +159,21 @@ class Widget(Resource):
         (``general_error``); `PermissionDeniedError`.
         """
         kind = check_choice(flow, "flow", _FLOWS)
-        ident: dict[str, Any] = {}
+        applying = {
+            "tos_agreement": tos_agreement,
+            "email": email,
+            "phone_number": phone_number,
+            "address_1": address_1,
+            "address_2": address_2,
+            "city": city,
+            "province": province,
+            "account_type": account_type,
+        }
         body: dict[str, Any] = {"flow": kind, "lang": self._lang(lang)}
         if kind == WidgetFlow.PURCHASE.value:
-            given = {
-                "tos_agreement": tos_agreement,
-                "email": email,
-                "phone_number": phone_number,
-                "address_1": address_1,
-                "address_2": address_2,
-                "city": city,
-                "province": province,
-                "account_type": account_type,
-            }
-            extra = [name for name, value in given.items() if value is not None]
-            if extra:
-                raise InvalidRequestError(
-                    f"{extra[0]} is only sent with flow='apply'", field=extra[0]
-                )
-            chosen = [
-                name
-                for name, value in (
-                    ("account_number", account_number),
-                    ("vcc_number", vcc_number),
-                    ("personal_information", personal_information),
-                )
-                if value is not None
-            ]
-            if len(chosen) != 1:
-                raise InvalidRequestError(
-                    "flow='purchase' needs exactly one of account_number, vcc_number, "
-                    f"personal_information (got {len(chosen)})",
-                    field="account_number",
-                )
-            if account_number is not None:
-                ident["account_number"] = check_account_number(account_number)
-            elif vcc_number is not None:
-                ident["vcc_number"] = check_vcc_number(vcc_number)
-            else:
-                ident["personal_information"] = _personal(personal_information)
+            ident = _purchase_identification(
+                account_number, vcc_number, personal_information, applying
+            )
         else:
             if account_number is not None or vcc_number is not None:
                 raise InvalidRequestError(
@@ -154,34 +184,8 @@ class Widget(Resource):
                 raise InvalidRequestError(
                     "flow='apply' needs personal_information", field="personal_information"
                 )
-            ident["personal_information"] = _personal(personal_information)
-            if tos_agreement is not True:
-                raise InvalidRequestError(
-                    "flow='apply' needs tos_agreement=True (the applicant accepted the terms)",
-                    field="tos_agreement",
-                )
-            for name, value in (
-                ("email", email),
-                ("phone_number", phone_number),
-                ("address_1", address_1),
-                ("city", city),
-                ("province", province),
-                ("account_type", account_type),
-            ):
-                if value is None:
-                    raise InvalidRequestError(f"flow='apply' needs {name}", field=name)
-            body.update(
-                {
-                    "tos_agreement": True,
-                    "email": check_text(email, "email", max_length=100, required=True),
-                    "phone_number": _phone(phone_number),
-                    "address_1": check_text(address_1, "address_1", max_length=250, required=True),
-                    "address_2": check_text(address_2, "address_2", max_length=100),
-                    "city": check_text(city, "city", max_length=100, required=True),
-                    "province": check_choice(province, "province", _PROVINCES),
-                    "account_type": check_choice(account_type, "account_type", _ACCOUNT_TYPES),
-                }
-            )
+            ident = {"personal_information": _personal(personal_information)}
+            body.update(_application(applying))
         body["customer_identification"] = ident
         return await self._client._request(
             "POST",
