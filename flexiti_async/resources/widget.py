@@ -23,7 +23,6 @@ __all__ = ["Widget"]
 _FLOWS = tuple(member.value for member in WidgetFlow)
 _PROVINCES = tuple(member.value for member in Province)
 _ACCOUNT_TYPES = tuple(member.value for member in AccountType)
-_APPLY_ONLY = ("tos_agreement", "email", "phone_number", "address_1", "address_2", "city")
 
 
 def _personal(value: Any) -> dict[str, Any]:
