@@ -298,7 +298,7 @@ class FlexitiClient(ResourceGroups):
         family.closed = True
         # Stop background work only: exiting (or cancelling) the task group here would
         # corrupt the cancel scope stack when aclose() runs in another task or a nested
-        # scope, e.g. while requests are in flight (tests/test_lifecycle.py).
+        # scope, e.g. while requests are in flight.
         for scope in list(family.background):
             scope.cancel()
         if family.owns_http:
