@@ -130,7 +130,6 @@ async def run_engine(
         stale_days=options.stale_days,
         tolerance_days=options.tolerance_days,
         plan=shards,
-        extra_stats={"windows": sum(1 for s in shards if "authorizations" in s.listings)},
     )
     return Outcome(report=report, stopped_by=stopped[0] if stopped else None)
 

@@ -352,5 +352,4 @@ async def reconcile_on_dask(
         stale_days=stale_days,
         tolerance_days=tolerance_days,
         plan=shards,
-        extra_stats={"windows": sum(1 for s in shards if "authorizations" in s.listings)},
     )

@@ -126,7 +126,8 @@ def merge(
     ``plan`` (the shards the run was meant to do): when some are missing from
     ``partials``, the report is ``partial``: keys touching a day whose listings did not all
     finish are left unchecked (``Report.unchecked_lines``) instead of being misjudged.
-    Without ``plan``, the partials are taken as the whole run.
+    Without ``plan``, the partials are taken as the whole run. With it, the report's
+    ``windows`` stat counts the plan's authorization windows.
     """
     with paused_gc():
         return _merge(
@@ -177,6 +178,8 @@ def _merge(
     merged_stats["authorizations"] = len(auths)
     merged_stats["captures"] = len(captures)
     merged_stats["shards"] = len(done)
+    if plan is not None:
+        merged_stats["windows"] = sum(1 for shard in plan if "authorizations" in shard.listings)
     if extra_stats:
         merged_stats.update(extra_stats)
     report = Report(
