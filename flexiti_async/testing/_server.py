@@ -88,6 +88,10 @@ def _config(app: ASGIApp, host: str, port: int) -> uvicorn.Config:
         access_log=False,
         proxy_headers=False,
         server_header=False,
+        # Longer than the client's idle expiry (httpx: 5 s), so the server never closes a
+        # kept-alive connection just as the client reuses it: a POST lost in that race
+        # ends as OutcomeUnknownError, which on a loaded test machine makes runs flaky.
+        timeout_keep_alive=60,
         timeout_graceful_shutdown=2,
     )
 
