@@ -3,6 +3,7 @@ for spreadsheets, greppable output, verbose logs, signals with partial reports."
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -225,3 +226,37 @@ async def test_a_signal_writes_the_partial_report(
     assert report["windows_done"]
     assert report["windows_done"][0]["listing"] in ("authorizations", "captures")
     assert report["unchecked_lines"]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+async def test_a_signal_while_the_ledger_is_read_exits_with_the_same_message(
+    tmp_path: Path, signum: int, code: int
+) -> None:
+    # The ledger is a named pipe: the command is still reading it when the signal arrives, so
+    # no listing can have started. The rows written after the signal unblock the read (the
+    # signal may land on a thread other than the one reading) and give the interpreter the
+    # moment to run the handler before the ledger ends.
+    pipe = tmp_path / "ledger.csv"
+    os.mkfifo(pipe)
+    args = [sys.executable, "-m", "flexiti_async.cli", "reconcile", "--ledger", str(pipe), *NOWHERE]
+    process = await anyio.open_process(args, env={**os.environ, **FAKE_CREDENTIALS})
+    assert process.stderr is not None
+    # Opening the pipe for writing returns once the command has opened it for reading.
+    writer = await anyio.to_thread.run_sync(lambda: pipe.open("w", encoding="utf-8"))
+    try:
+        writer.write(HEADER)
+        writer.flush()
+        process.send_signal(signum)
+        with contextlib.suppress(BrokenPipeError):  # the command may already have stopped
+            writer.write("R-1,S-1,1.00,2024-03-01,sale\n" * 50_000)
+            writer.close()
+        with anyio.fail_after(60):  # a guard against a hang, not a timing assertion
+            got = await process.wait()
+            stderr = b"".join([chunk async for chunk in process.stderr]).decode()
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            writer.close()
+    assert got == code, stderr
+    assert "flexiti: interrupted before any listing finished; no report was written." in stderr
+    assert "Traceback" not in stderr

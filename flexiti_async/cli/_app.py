@@ -17,7 +17,14 @@ from typing import Any, TypeVar
 import click
 
 from .._version import __version__
-from ._command import Args, fail, reconcile_real, reconcile_sandbox, zone_of
+from ._command import (
+    Args,
+    fail,
+    interrupts_exit_cleanly,
+    reconcile_real,
+    reconcile_sandbox,
+    zone_of,
+)
 
 __all__ = ["cli"]
 
@@ -289,7 +296,8 @@ def reconcile(
                 f"{', '.join(given)} cannot be used with --sandbox "
                 "(the sandbox brings its own world, range, time zone and ledger)"
             )
-        reconcile_sandbox(seed=seed, faults=faults, args=args)
+        with interrupts_exit_cleanly():
+            reconcile_sandbox(seed=seed, faults=faults, args=args)
         return
     if faults:
         raise click.UsageError("--faults works with --sandbox only")
@@ -297,8 +305,9 @@ def reconcile(
         raise fail("set FLEXITI_CLIENT_ID and FLEXITI_CLIENT_SECRET (or use --sandbox)")
     if ledger is None:
         raise click.UsageError("--ledger is required (or use --sandbox)")
-    reconcile_real(ledger, start=start, end=end, environment=environment, base_url=base_url,
-                   args=args)  # fmt: skip
+    with interrupts_exit_cleanly():
+        reconcile_real(ledger, start=start, end=end, environment=environment,
+                       base_url=base_url, args=args)  # fmt: skip
 
 
 def _dask_args(

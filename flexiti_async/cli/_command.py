@@ -9,7 +9,8 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timezone, tzinfo
 from typing import Any
 
@@ -97,18 +98,48 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
+class Terminated(BaseException):
+    """SIGTERM outside the engine's own signal watch, raised the way Ctrl-C raises."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _signal_exit(exc: BaseException) -> int | None:
+    """The exit code for an interrupt (Ctrl-C or SIGTERM), None for anything else."""
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_CODES[signal.SIGINT]
+    if isinstance(exc, Terminated):
+        return EXIT_CODES[signal.SIGTERM]
+    return None
+
+
+@contextmanager
+def interrupts_exit_cleanly() -> Iterator[None]:
+    """Ctrl-C or SIGTERM before or after the run (reading the ledger, seeding, writing)
+    ends the command with the same message as during it, and exit 130 or 143."""
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    except (KeyboardInterrupt, Terminated) as exc:
+        click.echo("\nflexiti: interrupted before any listing finished; no report was written.",
+                   err=True)  # fmt: skip
+        raise click.exceptions.Exit(_signal_exit(exc) or EXIT_FAILURE) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_async(fn: Callable[[], Any], backend: str, progress: Progress) -> Any:
-    """Run the job; turn a Ctrl-C outside the engine and failures into exit codes."""
+    """Run the job; turn an interrupt outside the engine and failures into exit codes."""
     try:
         return anyio.run(fn, backend=backend)
-    except KeyboardInterrupt:
-        _interrupted_message(progress, None)
-        raise click.exceptions.Exit(EXIT_CODES[signal.SIGINT]) from None
     except BaseException as group:
         exc = _unwrap(group)
-        if isinstance(exc, KeyboardInterrupt):
+        code = _signal_exit(exc)
+        if code is not None:
             _interrupted_message(progress, None)
-            raise click.exceptions.Exit(EXIT_CODES[signal.SIGINT]) from None
+            raise click.exceptions.Exit(code) from None
         if isinstance(exc, (FlexitiError, LedgerError, OSError)):
             raise fail(str(exc)) from None
         if isinstance(exc, Exception):
