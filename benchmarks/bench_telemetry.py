@@ -8,10 +8,19 @@ is the same with a ``ParentBased(TraceIdRatioBased(0.1))`` sampler, as a busy se
 run. "API only" is ``telemetry=True`` with no SDK configured (the API's no-op providers).
 Cells are interleaved round by round; overheads are medians of per-round paired ratios, of
 wall time per call and of the client process's CPU time per call.
+
+Two servers, two views. The benchmarks' raw loopback server answers in a few microseconds,
+so it isolates the client's CPU (the cost per call). The sandbox (`FlexitiSandbox`, uvicorn,
+in its own process on 127.0.0.1) does the work of a real API per request, so its table is
+what a user sees: throughput and median latency with telemetry on / off. A third table is
+the client alone, in process, with no network (`httpx.MockTransport`).
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
@@ -121,6 +130,122 @@ async def _cell(
 def _answer(request: httpx.Request) -> httpx.Response:
     body = token_body(1, ttl=3600) if request.url.path.endswith("/token") else LOOKUP_BODY
     return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+
+_SANDBOX_CHILD = """
+import json
+from flexiti_async.testing import FlexitiSandbox
+sandbox = FlexitiSandbox(seed=1)
+account = sandbox.find_account(status="N").account_number
+def ready(base_url):
+    info = {"base_url": base_url, "client_id": sandbox.client_id,
+            "client_secret": sandbox.client_secret, "account": account}
+    print(json.dumps(info), flush=True)
+sandbox.serve_forever("127.0.0.1", 0, on_ready=ready)
+"""
+
+
+@asynccontextmanager
+async def _sandbox_session(row: str, info: dict[str, Any]) -> AsyncIterator[Session]:
+    from flexiti_async import FlexitiClient
+
+    shutdown = None
+    telemetry: Any = False
+    if row == ROWS[1]:
+        telemetry, shutdown = _sdk_telemetry()
+    elif row == ROWS[2]:
+        telemetry, shutdown = _sdk_telemetry(0.1)
+    elif row == ROWS[3]:
+        telemetry = True
+    client = FlexitiClient(
+        info["client_id"], info["client_secret"], base_url=info["base_url"], telemetry=telemetry
+    )
+    lookup = client.customers.lookup
+    account = info["account"]
+
+    def call() -> Awaitable[Any]:
+        return lookup(account_number=account)
+
+    try:
+        async with client:
+            yield Session(call)
+    finally:
+        if shutdown is not None:
+            shutdown()
+
+
+async def _against_sandbox(ctx: Context, rounds: int) -> tuple[str, dict[str, Any]]:
+    """Wall-clock throughput and p50 latency, telemetry on / off, against the sandbox served
+    by uvicorn in its own process: the ratios a user of a real API would see."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _SANDBOX_CHILD], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        info = json.loads(child.stdout.readline())
+        cells = [(row, c) for c in CONCURRENCY for row in ROWS]
+        samples: dict[tuple[str, int], list[RoundResult]] = {cell: [] for cell in cells}
+        for row in ROWS:  # untimed: imports, connections, the sandbox's first answers
+            async with _sandbox_session(row, info) as session:
+                await drive(session.call, 100, 10, 60.0)
+        for _, (row, c) in interleaved(cells, rounds):
+            n = max(ctx.n(1_000, 300) // (1 if c > 1 else 2), c)
+            async with _sandbox_session(row, info) as session:
+                await drive(session.call, min(c, 100), c, 60.0)
+                result = await drive(session.call, n, c, 60.0)
+            samples[(row, c)].append(result)
+            print(
+                f"  sandbox {row:<42} c={c:<3} {result.ok:>5}/{n} ok  {result.rate:8.0f}/s  "
+                f"p50 {fmt_seconds(result.p50)}  p99 {fmt_seconds(result.p99)}",
+                flush=True,
+            )
+    finally:
+        child.kill()
+        child.wait()
+
+    def paired(row: str, c: int, ratio: Any) -> float:
+        pairs = zip(samples[(ROWS[0], c)], samples[(row, c)], strict=True)
+        return median(ratio(off, on) for off, on in pairs if off.ok and on.ok)
+
+    table = []
+    summary: dict[str, Any] = {}
+    for c in CONCURRENCY:
+        for row in ROWS:
+            runs = samples[(row, c)]
+            rate, p50 = median(r.rate for r in runs), median(r.p50 for r in runs)
+            if row == ROWS[0]:
+                gained = later = None
+                extra = ["-", "-", "-"]
+            else:
+                gained = paired(row, c, lambda off, on: on.rate / off.rate - 1.0)
+                later = paired(row, c, lambda off, on: on.p50 / off.p50 - 1.0)
+                verdict = "met" if max(-gained, later) <= TARGET else "missed"
+                extra = [f"{gained * 100:+.1f}%", f"{later * 100:+.1f}%", verdict]
+            table.append([c, row, f"{rate:,.0f}/s", fmt_seconds(p50), *extra])
+            summary[f"{row} c={c}"] = {
+                "rate": rate,
+                "p50": p50,
+                "throughput_change": gained,
+                "p50_overhead": later,
+                "rounds": [r.as_dict() for r in runs],
+            }
+    text = markdown_table(
+        [
+            "c",
+            "client (sandbox server)",
+            "throughput",
+            "p50",
+            "throughput vs off",
+            "p50 vs off",
+            "target: within 5%",
+        ],
+        table,
+    )
+    text += (
+        f"\n\nAgainst the sandbox (uvicorn, its own process, 127.0.0.1): median over {rounds}"
+        " interleaved rounds of per-round paired ratios; each cell a fresh, warmed-up client."
+    )
+    return text, summary
 
 
 async def _in_process(rows: Sequence[str], calls: int, repeats: int) -> dict[str, float]:
@@ -233,4 +358,6 @@ async def run(ctx: Context, server: ServerProcess) -> dict[str, Any]:
         ],
     )
     summary["in_process_cpu_per_call"] = local
+    sandbox_text, summary["sandbox"] = await _against_sandbox(ctx, rounds)
+    text = sandbox_text + "\n\n" + text
     return {"title": TITLE, "text": text, "summary": summary}

@@ -23,7 +23,7 @@ import re
 import time
 import urllib.parse
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import httpx
@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["CallSpan", "Recorder", "Telemetry", "operation_for", "path_template", "recorder_for"]
 
 _SCOPE = "flexiti_async"
+_T = TypeVar("_T")
+_CACHE_SIZE = 512  # attribute dicts a recorder keeps (one per operation and outcome)
 
 #: (method, path template) -> operation name; the span is named ``flexiti <operation>``.
 _OPERATIONS: dict[tuple[str, str], str] = {
@@ -126,9 +128,7 @@ def operation_for(method: str, path: str) -> tuple[str, str]:
     return _OPERATIONS.get((method, template), "request"), template
 
 
-def _outcome(error: BaseException | None) -> str:
-    if error is None:
-        return "ok"
+def _outcome(error: BaseException) -> str:
     if isinstance(error, OutcomeUnknownError):
         return "outcome_unknown"
     return type(error).__name__
@@ -247,29 +247,26 @@ class CallSpan:
         recorder = self._recorder
         span = self._span
         elapsed = time.perf_counter() - self._started
-        outcome = _outcome(error)
         status = error.status_code if isinstance(error, APIStatusError) else self._status
-        ended: dict[str, Any] = {"flexiti.retries": self._retries, "flexiti.outcome": outcome}
-        # Few, low-cardinality attributes on metrics: each one is hashed on every record.
-        measured: dict[str, Any] = {
-            "flexiti.operation": self._operation,
-            "server.address": recorder.server_address,
-            "flexiti.outcome": outcome,
-        }
-        if status is not None:
-            ended["http.response.status_code"] = measured["http.response.status_code"] = status
-        if error is not None:
-            ended["error.type"] = measured["error.type"] = _error_type(error)
+        if error is None:
+            ended, measured = recorder.endings(self._operation, self._retries, "ok", status, None)
+        else:
+            ended, measured = recorder.endings(
+                self._operation, self._retries, _outcome(error), status, _error_type(error)
+            )
             span.set_status(recorder.otel.error_status, type(error).__name__)
+            self._write_attempts()
         span.set_attributes(ended)
-        if error is not None or len(self._attempts) > 1:
+        if error is None and len(self._attempts) > 1:
             self._write_attempts()
         recorder.active -= 1
         recorder.duration.record(elapsed, measured)
         if self._retries:
-            recorder.retries.add(self._retries, {"flexiti.operation": self._operation})
+            recorder.retries.add(
+                self._retries, recorder.labels("flexiti.operation", self._operation)
+            )
         if error is None and self._grant_type is not None:
-            recorder.grants.add(1, {"flexiti.grant_type": self._grant_type})
+            recorder.grants.add(1, recorder.labels("flexiti.grant_type", self._grant_type))
         try:
             recorder.otel.detach(self._token)
         finally:
@@ -284,6 +281,7 @@ class Recorder:
     """
 
     __slots__ = (
+        "_cache",
         "active",
         "admission",
         "duration",
@@ -303,6 +301,9 @@ class Recorder:
         self.server_address = url.hostname or ""
         self.server_port = url.port or (443 if url.scheme == "https" else 80)
         self.active = 0
+        # Attribute dicts by what they describe, built once: a call only adds its reference
+        # id. (The SDK copies what it is given, so sharing them is safe.)
+        self._cache: dict[tuple[Any, ...], Any] = {}
         self.tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider=config.tracer_provider)
         meter = metrics.get_meter(_SCOPE, __version__, meter_provider=config.meter_provider)
         self.duration = meter.create_histogram(
@@ -339,24 +340,64 @@ class Recorder:
     ) -> CallSpan:
         """Open the span of one logical call: ``with recorder.start(...) as span:``."""
         operation, template = operation_for(method, path)
-        attributes: dict[str, Any] = {
-            "http.request.method": method,
-            "url.template": template,
-            "server.address": self.server_address,
-            "server.port": self.server_port,
-        }
+        key = ("start", method, template, grant_type)
+        shape: tuple[str, dict[str, Any]] | None = self._cache.get(key)
+        if shape is None:
+            attributes: dict[str, Any] = {
+                "http.request.method": method,
+                "url.template": template,
+                "server.address": self.server_address,
+                "server.port": self.server_port,
+            }
+            if grant_type is not None:
+                attributes["flexiti.grant_type"] = grant_type
+            shape = self._remember(key, (f"flexiti {operation}", attributes))
+        name, attributes = shape
         if reference_id is not None:
-            attributes["flexiti.reference_id"] = reference_id
-        if grant_type is not None:
-            attributes["flexiti.grant_type"] = grant_type
+            attributes = {**attributes, "flexiti.reference_id": reference_id}
         parent = self.otel.get_current()
         span = self.tracer.start_span(
-            f"flexiti {operation}",
-            context=parent,
-            kind=self.otel.client_kind,
-            attributes=attributes,
+            name, context=parent, kind=self.otel.client_kind, attributes=attributes
         )
         return CallSpan(self, span, operation, grant_type, parent)
+
+    def _remember(self, key: tuple[Any, ...], value: _T) -> _T:
+        # Bounded: escape-hatch paths can make new templates.
+        if len(self._cache) < _CACHE_SIZE:
+            self._cache[key] = value
+        return value
+
+    def endings(
+        self,
+        operation: str,
+        retries: int,
+        outcome: str,
+        status: int | None,
+        error_type: str | None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The attributes a call's span ends with, and those of its duration metric."""
+        key = ("end", operation, retries, outcome, status, error_type)
+        found: tuple[dict[str, Any], dict[str, Any]] | None = self._cache.get(key)
+        if found is not None:
+            return found
+        ended: dict[str, Any] = {"flexiti.retries": retries, "flexiti.outcome": outcome}
+        # Few, low-cardinality attributes on metrics: each one is hashed on every record.
+        measured: dict[str, Any] = {
+            "flexiti.operation": operation,
+            "server.address": self.server_address,
+            "flexiti.outcome": outcome,
+        }
+        if status is not None:
+            ended["http.response.status_code"] = measured["http.response.status_code"] = status
+        if error_type is not None:
+            ended["error.type"] = measured["error.type"] = error_type
+        return self._remember(key, (ended, measured))
+
+    def labels(self, name: str, value: str) -> dict[str, str]:
+        """The one-attribute set ``{name: value}`` of a counter, built once."""
+        key = ("label", name, value)
+        found: dict[str, str] | None = self._cache.get(key)
+        return found if found is not None else self._remember(key, {name: value})
 
     def admission_wait(self, seconds: float) -> None:
         """Record how long one request waited for admission to the connection pool."""
