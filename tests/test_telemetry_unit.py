@@ -282,3 +282,28 @@ def test_calls_in_progress_are_observed_at_collection(otel: Otel) -> None:
             assert dict(point.attributes) == {"server.address": "pos.example.test"}
     (point,) = otel.points("flexiti.client.active_requests")
     assert point.value == 0
+
+
+def test_attribute_sets_built_once_never_carry_one_calls_values_into_another(
+    otel: Otel,
+) -> None:
+    # The recorder reuses attribute dicts across calls: a call's reference id, status and
+    # outcome must still be its own.
+    recorder = recorder_for(otel.telemetry, "https://pos.example.test")
+    assert recorder is not None
+    for reference, status in (("ref-1", 200), (None, 200), ("ref-3", 200), ("ref-4", 503)):
+        with recorder.start("GET", "customers/lookup", reference_id=reference) as call:
+            call.attempt(1, httpx.Response(status))
+    spans = otel.spans.get_finished_spans()
+    assert [s.attributes.get("flexiti.reference_id") for s in spans] == [
+        "ref-1",
+        None,
+        "ref-3",
+        "ref-4",
+    ]
+    assert [s.attributes["http.response.status_code"] for s in spans] == [200, 200, 200, 503]
+    points = {
+        p.attributes["http.response.status_code"]: p.count
+        for p in otel.points("flexiti.client.request.duration")
+    }
+    assert points == {200: 3, 503: 1}
