@@ -20,23 +20,19 @@ are then called with the ``flexiti_sandbox`` / ``flexiti_client`` fixtures they 
 from __future__ import annotations
 
 import ast
-import inspect
 import logging
 import re
 import sys
-import textwrap
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests._examples import Block, as_module, extract, open_authorization, run_block
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-MARKER = re.compile(r"^<!-- example: (run|check) -->$")
-FENCE = re.compile(r"^```(\w*)")
 
 #: Declarations of the given names, for the type checker.
 PREAMBLE = """\
@@ -60,70 +56,12 @@ async def ask_customer_for_pin() -> str:
 """
 
 
-@dataclass(frozen=True)
-class Example:
-    page: str
-    line: int
-    mode: str | None
-    code: str
-
-    @property
-    def id(self) -> str:
-        return f"{self.page}:{self.line}"
-
-
-def extract(path: Path) -> list[Example]:
-    """The fenced code blocks of one page whose language is Python."""
-    examples = []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    index = 0
-    while index < len(lines):
-        fence = FENCE.match(lines[index])
-        if fence is None:
-            index += 1
-            continue
-        start = index
-        end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("```"))
-        if fence.group(1) in ("python", "py", "python3", "pycon"):
-            previous = next((lines[i] for i in range(start - 1, -1, -1) if lines[i].strip()), "")
-            marker = MARKER.match(previous.strip())
-            examples.append(
-                Example(
-                    page=path.relative_to(DOCS).as_posix(),
-                    line=start + 1,
-                    mode=marker.group(1) if marker else None,
-                    code="\n".join(lines[start + 1 : end]) + "\n",
-                )
-            )
-        index = end + 1
-    return examples
-
-
-def all_examples() -> list[Example]:
-    return [example for page in sorted(DOCS.rglob("*.md")) for example in extract(page)]
-
-
-def has_top_level_await(tree: ast.Module) -> bool:
-    """Whether the module awaits outside any function (so it must be wrapped to check)."""
-
-    def visit(node: ast.AST) -> bool:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            return False
-        if isinstance(node, (ast.Await, ast.AsyncWith, ast.AsyncFor)):
-            return True
-        return any(visit(child) for child in ast.iter_child_nodes(node))
-
-    return visit(tree)
-
-
-def as_module(example: Example) -> str:
-    """The block as a module mypy can check: the preamble, and the code (inside an
-    ``async def`` when it uses top-level ``await``)."""
-    if has_top_level_await(ast.parse(example.code)):
-        body = "async def _example() -> None:\n" + textwrap.indent(example.code, "    ")
-    else:
-        body = example.code
-    return PREAMBLE + body
+def all_examples() -> list[Block]:
+    return [
+        example
+        for page in sorted(DOCS.rglob("*.md"))
+        for example in extract(page.read_text(encoding="utf-8"), page.relative_to(DOCS).as_posix())
+    ]
 
 
 def write_checks(folder: Path) -> list[Path]:
@@ -132,7 +70,7 @@ def write_checks(folder: Path) -> list[Path]:
     for example in all_examples():
         name = re.sub(r"\W", "_", example.id)
         path = folder / f"example_{name}.py"
-        path.write_text(f"# {example.id}\n" + as_module(example), encoding="utf-8")
+        path.write_text(f"# {example.id}\n" + as_module(example, PREAMBLE), encoding="utf-8")
         written.append(path)
     return written
 
@@ -147,12 +85,12 @@ def test_docs_have_examples() -> None:
 
 
 @pytest.mark.parametrize("example", all_examples(), ids=lambda example: example.id)
-def test_every_example_is_marked_and_parses(example: Example) -> None:
+def test_every_example_is_marked_and_parses(example: Block) -> None:
     assert example.mode is not None, (
         f"{example.id}: put '<!-- example: run -->' or '<!-- example: check -->' before it"
     )
     ast.parse(example.code, filename=example.id)
-    compile(as_module(example), example.id, "exec")
+    compile(as_module(example, PREAMBLE), example.id, "exec")
 
 
 RUN = [example for example in all_examples() if example.mode == "run"]
@@ -191,38 +129,17 @@ async def served(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, Any
             }
 
 
-async def open_authorization(given: dict[str, Any]) -> int:
-    """An open 500.00 authorization on the given account, made as an online purchase."""
-    from flexiti_async.models import FinancingOption, TransactionType
-
-    shopper = given["flexiti"].with_options(scope="customer")
-    await shopper.widget.init(flow="purchase", account_number=given["account_number"])
-    auth = await shopper.authorizations.create(
-        account_number=given["account_number"],
-        amount=Decimal("500.00"),
-        financing_option=FinancingOption(transaction_type=TransactionType.REGULAR_PURCHASE),
-        reference="DOCS-0001",
-    )
-    authorization_id: int = auth.authorization_id
-    return authorization_id
-
-
 @pytest.mark.anyio
 @pytest.mark.needs_service("uvicorn")
 @pytest.mark.parametrize("example", RUN, ids=lambda example: example.id)
-async def test_run_example(example: Example, served: dict[str, Any]) -> None:
-    namespace: dict[str, Any] = {"__name__": f"docs_{example.page}", **served}
+async def test_run_example(example: Block, served: dict[str, Any]) -> None:
+    namespace: dict[str, Any] = {"__name__": f"docs_{example.source}", **served}
     if "authorization_id" in example.code:
-        namespace["authorization_id"] = await open_authorization(served)
-    code = compile(example.code, f"docs/{example.id}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    result = eval(code, namespace)
-    if inspect.iscoroutine(result):
-        await result
-    tests = [value for name, value in namespace.items() if name.startswith("test_")]
+        namespace["authorization_id"] = await open_authorization(
+            served["flexiti"], served["account_number"], "DOCS-0001"
+        )
     fixtures = {"flexiti_sandbox": served["sandbox"], "flexiti_client": served["flexiti"]}
-    for test in tests:
-        parameters = inspect.signature(test).parameters
-        await test(**{name: fixtures[name] for name in parameters})
+    await run_block(example, namespace, fixtures)
 
 
 if __name__ == "__main__":

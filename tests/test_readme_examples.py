@@ -13,15 +13,10 @@ defines are called with the ``flexiti_sandbox`` / ``flexiti_client`` fixtures th
 
 from __future__ import annotations
 
-import ast
-import inspect
 import logging
-import re
 import subprocess
 import sys
-import textwrap
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,9 +25,9 @@ import anyio
 import anyio.to_thread
 import pytest
 
+from tests._examples import Block, as_module, extract, open_authorization, run_block
+
 README = Path(__file__).resolve().parent.parent / "README.md"
-MARKER = re.compile(r"^<!-- example: (run|check) -->$")
-FENCE = re.compile(r"^```(\w*)")
 
 #: Declarations of the given names, for the type checker.
 PREAMBLE = """\
@@ -60,61 +55,9 @@ async def lookup_one(account_number: int) -> _models.CustomerProfile:
 """
 
 
-@dataclass(frozen=True)
-class Block:
-    line: int
-    mode: str
-    code: str
-
-    @property
-    def id(self) -> str:
-        return f"README.md:{self.line}"
-
-
-def extract(text: str) -> list[Block]:
-    """The fenced Python blocks, with their marker (``check`` when there is none)."""
-    blocks = []
-    lines = text.splitlines()
-    index = 0
-    while index < len(lines):
-        fence = FENCE.match(lines[index])
-        if fence is None:
-            index += 1
-            continue
-        start = index
-        end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("```"))
-        if fence.group(1) in ("python", "py", "python3"):
-            previous = next((lines[i] for i in range(start - 1, -1, -1) if lines[i].strip()), "")
-            marker = MARKER.match(previous.strip())
-            code = "\n".join(lines[start + 1 : end]) + "\n"
-            blocks.append(Block(start + 1, marker.group(1) if marker else "check", code))
-        index = end + 1
-    return blocks
-
-
 def all_blocks() -> list[Block]:
-    return extract(README.read_text(encoding="utf-8"))
-
-
-def _awaits_at_top(tree: ast.Module) -> bool:
-    def visit(node: ast.AST) -> bool:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-            return False
-        if isinstance(node, (ast.Await, ast.AsyncWith, ast.AsyncFor)):
-            return True
-        return any(visit(child) for child in ast.iter_child_nodes(node))
-
-    return visit(tree)
-
-
-def as_module(block: Block) -> str:
-    """The block as a module mypy can check: the preamble, then the code (inside an
-    ``async def`` when it awaits at top level)."""
-    if _awaits_at_top(ast.parse(block.code)):
-        body = "async def _example() -> None:\n" + textwrap.indent(block.code, "    ")
-    else:
-        body = block.code
-    return PREAMBLE + body
+    """Every Python block; an unmarked one is type-checked."""
+    return extract(README.read_text(encoding="utf-8"), "README.md", default_mode="check")
 
 
 def write_checks(folder: Path) -> list[Path]:
@@ -122,7 +65,7 @@ def write_checks(folder: Path) -> list[Path]:
     written = []
     for block in all_blocks():
         path = folder / f"readme_{block.line:04d}.py"
-        path.write_text(f"# {block.id}\n" + as_module(block), encoding="utf-8")
+        path.write_text(f"# {block.id}\n" + as_module(block, PREAMBLE), encoding="utf-8")
         written.append(path)
     return written
 
@@ -140,7 +83,7 @@ def test_readme_has_runnable_flows() -> None:
 
 @pytest.mark.parametrize("block", all_blocks(), ids=lambda block: block.id)
 def test_every_block_parses(block: Block) -> None:
-    compile(as_module(block), block.id, "exec")
+    compile(as_module(block, PREAMBLE), block.id, "exec")
 
 
 RUN = [block for block in all_blocks() if block.mode == "run"]
@@ -174,39 +117,19 @@ async def given(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, Any]
             }
 
 
-async def _open_authorization(given: dict[str, Any]) -> int:
-    """An open 500.00 authorization on the given account, made as an online purchase."""
-    from flexiti_async.models import FinancingOption
-
-    shopper = given["flexiti"].with_options(scope="customer")
-    await shopper.widget.init(flow="purchase", account_number=given["account_number"])
-    auth = await shopper.authorizations.create(
-        account_number=given["account_number"],
-        amount=Decimal("500.00"),
-        financing_option=FinancingOption(transaction_type="regular_purchase"),
-    )
-    authorization_id: int = auth.authorization_id
-    return authorization_id
-
-
 @pytest.mark.anyio
 @pytest.mark.needs_service("uvicorn")
 @pytest.mark.parametrize("block", RUN, ids=lambda block: block.id)
 async def test_run_block(block: Block, given: dict[str, Any]) -> None:
     namespace: dict[str, Any] = {"__name__": "readme_example", **given}
     if "authorization_id" in block.code:
-        namespace["authorization_id"] = await _open_authorization(given)
+        namespace["authorization_id"] = await open_authorization(
+            given["flexiti"], given["account_number"], "README-0001"
+        )
     sandbox = given["sandbox"]
     before = len(sandbox.ledger)
-    code = compile(block.code, block.id, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    result = eval(code, namespace)
-    if inspect.iscoroutine(result):
-        await result
-    tests = [value for name, value in namespace.items() if name.startswith("test_")]
     fixtures = {"flexiti_sandbox": sandbox, "flexiti_client": given["flexiti"]}
-    for test in tests:
-        parameters = inspect.signature(test).parameters
-        await test(**{name: fixtures[name] for name in parameters})
+    await run_block(block, namespace, fixtures)
     if "authorizations.create" in block.code:  # a flow block moved money, for real
         assert len(sandbox.ledger) > before
 
@@ -249,10 +172,7 @@ async def test_instore_flow_against_flexiti_sandbox_serve(
         monkeypatch.delenv("FLEXITI_ENVIRONMENT", raising=False)
         block = _instore_block()
         namespace: dict[str, Any] = {"account_number": int(ready["ACCOUNT"])}
-        code = compile(block.code, block.id, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-        result = eval(code, namespace)
-        if inspect.iscoroutine(result):
-            await result
+        await run_block(block, namespace, {})
         # The flow ran to its end: the hold was partly captured, returned, then released.
         assert namespace["auth"].amount == Decimal("1200.00")
         assert namespace["capture"].amount == Decimal("900.00")
