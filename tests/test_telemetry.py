@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -17,58 +16,17 @@ from typing import Any
 import anyio
 import pytest
 
-from flexiti_async import FlexitiClient, RetryPolicy, Telemetry, errors, reference_id
+from flexiti_async import FlexitiClient, RetryPolicy, errors, reference_id
 from flexiti_async.concurrency import bounded_map, iterate_windows
 from flexiti_async.models import FinancingOption, TransactionType
+from tests._otel import Otel, in_memory_otel
 
 pytestmark = [pytest.mark.anyio, pytest.mark.needs_service("uvicorn", "opentelemetry-sdk")]
 
 
-@dataclass
-class Otel:
-    exporter: Any
-    reader: Any
-    tracer_provider: Any
-    telemetry: Telemetry
-
-    def spans(self, name: str | None = None) -> list[Any]:
-        spans = list(self.exporter.get_finished_spans())
-        return [s for s in spans if name is None or s.name == name]
-
-    def points(self, name: str) -> list[Any]:
-        data = self.reader.get_metrics_data()
-        found = []
-        for resource in data.resource_metrics if data else ():
-            for scope in resource.scope_metrics:
-                for metric in scope.metrics:
-                    if metric.name == name:
-                        found.extend(metric.data.data_points)
-        return found
-
-    def total(self, name: str, **attributes: Any) -> float:
-        return sum(
-            p.value if hasattr(p, "value") else p.count
-            for p in self.points(name)
-            if all(p.attributes.get(k) == v for k, v in attributes.items())
-        )
-
-
 @pytest.fixture
 def otel() -> Iterator[Otel]:
-    sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    exporter = InMemorySpanExporter()
-    tracer_provider = sdk_trace.TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    reader = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[reader])
-    yield Otel(exporter, reader, tracer_provider, Telemetry(tracer_provider, meter_provider))
-    tracer_provider.shutdown()
-    meter_provider.shutdown()
+    yield from in_memory_otel()
 
 
 @asynccontextmanager

@@ -10,7 +10,6 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,44 +18,15 @@ import pytest
 
 import flexiti_async.resources
 from flexiti_async import errors
-from flexiti_async._telemetry import Telemetry, operation_for, path_template, recorder_for
+from flexiti_async._telemetry import operation_for, path_template, recorder_for
+from tests._otel import Otel, in_memory_otel
 
 pytestmark = pytest.mark.needs_service("opentelemetry-sdk")
 
 
-@dataclass
-class Otel:
-    spans: Any
-    metrics: Any
-    telemetry: Telemetry
-
-    def points(self, name: str) -> list[Any]:
-        data = self.metrics.get_metrics_data()
-        found = []
-        for resource in data.resource_metrics if data else ():
-            for scope in resource.scope_metrics:
-                for metric in scope.metrics:
-                    if metric.name == name:
-                        found.extend(metric.data.data_points)
-        return found
-
-
 @pytest.fixture
 def otel() -> Iterator[Otel]:
-    sdk_trace = pytest.importorskip("opentelemetry.sdk.trace")
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    exporter = InMemorySpanExporter()
-    tracer_provider = sdk_trace.TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
-    reader = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[reader])
-    yield Otel(exporter, reader, Telemetry(tracer_provider, meter_provider))
-    tracer_provider.shutdown()
-    meter_provider.shutdown()
+    yield from in_memory_otel()
 
 
 @pytest.mark.parametrize(
@@ -150,7 +120,7 @@ def test_a_call_is_one_client_span_with_an_event_per_attempt(otel: Otel) -> None
         call.retried()
         call.attempt(2, httpx.Response(200))
 
-    (span,) = otel.spans.get_finished_spans()
+    (span,) = otel.spans()
     assert span.name == "flexiti authorizations.retrieve"
     assert span.kind is SpanKind.CLIENT
     assert span.status.status_code is StatusCode.UNSET
@@ -187,7 +157,7 @@ def test_a_first_attempt_success_writes_no_event(otel: Otel) -> None:
     assert recorder is not None
     with recorder.start("GET", "customers/lookup", reference_id="r") as call:
         call.attempt(1, httpx.Response(200))
-    (span,) = otel.spans.get_finished_spans()
+    (span,) = otel.spans()
     assert span.events == ()
     assert span.attributes["http.response.status_code"] == 200
 
@@ -199,7 +169,7 @@ def test_attempt_events_keep_the_time_each_attempt_ended(otel: Otel) -> None:
         call.attempt(1, httpx.ConnectError("refused"))
         call.retried()
         call.attempt(2, httpx.Response(200))
-    (span,) = otel.spans.get_finished_spans()
+    (span,) = otel.spans()
     first, second = span.events
     assert span.start_time <= first.timestamp <= second.timestamp <= span.end_time
     assert first.attributes["error.type"] == "ConnectError"
@@ -225,7 +195,7 @@ def test_errors_set_the_outcome_error_type_and_status(otel: Otel) -> None:
     with pytest.raises(errors.NotFoundError):
         fail("GET", "authorization/2", httpx.Response(404), missing)
 
-    first, second = otel.spans.get_finished_spans()
+    first, second = otel.spans()
     assert first.attributes["flexiti.outcome"] == "outcome_unknown"
     assert first.attributes["error.type"] == "OutcomeUnknownError"
     assert first.status.status_code is StatusCode.ERROR
@@ -251,7 +221,7 @@ def test_a_call_is_current_while_it_runs_so_a_token_grant_nests_under_it(otel: O
             grant.attempt(1, httpx.Response(200))
     assert trace.get_current_span() is before  # detached again
 
-    token, lookup = otel.spans.get_finished_spans()
+    token, lookup = otel.spans()
     assert token.name == "flexiti oauth.token"
     assert token.parent is not None
     assert token.parent.span_id == lookup.context.span_id
@@ -294,7 +264,7 @@ def test_attribute_sets_built_once_never_carry_one_calls_values_into_another(
     for reference, status in (("ref-1", 200), (None, 200), ("ref-3", 200), ("ref-4", 503)):
         with recorder.start("GET", "customers/lookup", reference_id=reference) as call:
             call.attempt(1, httpx.Response(status))
-    spans = otel.spans.get_finished_spans()
+    spans = otel.spans()
     assert [s.attributes.get("flexiti.reference_id") for s in spans] == [
         "ref-1",
         None,
